@@ -65,10 +65,10 @@ vfiosim_ck_print_failure(const char *name,
 
 /**
  * vfiosim_ck_explore_finds() - explore @scenario and assert that it fails
- * with @kind; the report and token are printed and the result is left in
+ * with @want_kind; the report and token are printed and the result is left in
  * @res for further assertions (release it afterwards).
  */
-#define vfiosim_ck_explore_finds(cfg, opts, scenario, arg, kind, res)          \
+#define vfiosim_ck_explore_finds(cfg, opts, scenario, arg, want_kind, res)     \
 	do {                                                                   \
 		struct vfiosim_explore_opts _vo;                               \
 		int _vrc;                                                      \
@@ -85,9 +85,9 @@ vfiosim_ck_print_failure(const char *name,
 			      "%s: no failure in %lu schedules", #scenario,    \
 			      (res)->schedules);                               \
 		vfiosim_ck_print_failure(#scenario, (res));                    \
-		ck_assert_msg((res)->failure.kind == (kind),                   \
+		ck_assert_msg((res)->failure.kind == (want_kind),              \
 			      "%s: expected %s, found %s: %s", #scenario,      \
-			      vfiosim_failure_kind_name(kind),                 \
+			      vfiosim_failure_kind_name(want_kind),            \
 			      vfiosim_failure_kind_name((res)->failure.kind),  \
 			      (res)->failure.message);                         \
 	} while (0)

@@ -9,5 +9,6 @@
 #include <libvfiosim/sim.h>
 #include <libvfiosim/sync.h>
 #include <libvfiosim/explore.h>
+#include <libvfiosim/mm.h>
 
 #endif /* LIBVFIOSIM_LIBVFIOSIM_H */

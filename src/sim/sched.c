@@ -436,7 +436,7 @@ static void thread_exit(struct vfiosim_thread *t)
 
 	t->exiting = true;
 	t->state = TS_EXITED;
-	sim_event(w, t, EV_EXIT, 0, t->name, __FILE__, __LINE__, NULL);
+	sim_event(w, t, EV_EXIT, 0, t->name, NULL, 0, NULL);
 	w->live--;
 	if (t->joiner)
 		sim_wake(w, t->joiner);
@@ -471,7 +471,7 @@ static void run_thread(struct vfiosim_thread *t)
 	sim_tls_current = t;
 	if (setjmp(t->unwind) == 0 && !w->aborting) {
 		t->state = TS_RUNNABLE;
-		sim_event(w, t, EV_START, 0, t->name, __FILE__, __LINE__, NULL);
+		sim_event(w, t, EV_START, 0, t->name, NULL, 0, NULL);
 		t->fn(t->arg);
 	}
 	thread_exit(t);
@@ -487,10 +487,10 @@ static void *free_thread_main(void *arg)
 	t->state = TS_RUNNABLE;
 	sim_unlock(w);
 	if (setjmp(t->unwind) == 0) {
-		sim_event(w, t, EV_START, 0, t->name, __FILE__, __LINE__, NULL);
+		sim_event(w, t, EV_START, 0, t->name, NULL, 0, NULL);
 		t->fn(t->arg);
 	}
-	sim_event(w, t, EV_EXIT, 0, t->name, __FILE__, __LINE__, NULL);
+	sim_event(w, t, EV_EXIT, 0, t->name, NULL, 0, NULL);
 	sim_lock(w);
 	t->state = TS_EXITED;
 	w->live--;
@@ -544,7 +544,7 @@ VFIOSIM_EXPORT struct vfiosim_thread *
 vfiosim_thread_create(struct vfiosim_world *w, const char *name,
 		      void (*fn)(void *arg), void *arg)
 {
-	return create_common(w, name, NULL, fn, arg, __FILE__, __LINE__);
+	return create_common(w, name, NULL, fn, arg, NULL, 0);
 }
 
 VFIOSIM_EXPORT struct vfiosim_thread *
@@ -556,7 +556,7 @@ vfiosim_thread_create_task(struct vfiosim_world *w, const char *name,
 		errno = EINVAL;
 		return NULL;
 	}
-	return create_common(w, name, task, fn, arg, __FILE__, __LINE__);
+	return create_common(w, name, task, fn, arg, NULL, 0);
 }
 
 static unsigned int join_owners(const void *obj, struct vfiosim_thread **out,
@@ -599,10 +599,10 @@ VFIOSIM_EXPORT int vfiosim_thread_join(struct vfiosim_thread *t)
 			  NULL);
 		return 0;
 	}
-	sim_point(w, EV_JOIN, 0, t->name, __FILE__, __LINE__);
+	sim_point(w, EV_JOIN, 0, t->name, NULL, 0);
 	if (t->state != TS_EXITED) {
 		t->joiner = cur;
-		sim_block(w, &join_ops, t, t->name, 0, __FILE__, __LINE__);
+		sim_block(w, &join_ops, t, t->name, 0, NULL, 0);
 	}
 	t->joined = true;
 	return 0;
@@ -651,9 +651,8 @@ VFIOSIM_EXPORT void vfiosim_sleep(struct vfiosim_world *w, uint64_t ns)
 		sim_unlock(w);
 		return;
 	}
-	sim_event(w, t, EV_SLEEP, 0, "sleep", __FILE__, __LINE__, NULL);
-	sim_block(w, &sleep_ops, t, "sleep", w->now + (ns ? ns : 1), __FILE__,
-		  __LINE__);
+	sim_event(w, t, EV_SLEEP, 0, "sleep", NULL, 0, NULL);
+	sim_block(w, &sleep_ops, t, "sleep", w->now + (ns ? ns : 1), NULL, 0);
 }
 
 /* ------------------------------------------------------------- the run */
@@ -772,10 +771,13 @@ static void describe_wait(struct buf *b, const struct vfiosim_thread *t)
 	int lines[MAX_OWNERS];
 	unsigned int n = 0;
 
-	bprintf(b, "  T%u \"%s\" waits for %s %s (at %s:%d)\n", t->id, t->name,
+	bprintf(b, "  T%u \"%s\" waits for %s %s", t->id, t->name,
 		t->wait_ops ? t->wait_ops->kind : "?",
-		t->wait_name ? t->wait_name : "?",
-		vfiosim_basename(t->wait_file), t->wait_line);
+		t->wait_name ? t->wait_name : "?");
+	if (t->wait_file)
+		bprintf(b, " (at %s:%d)", vfiosim_basename(t->wait_file),
+			t->wait_line);
+	bprintf(b, "\n");
 	if (t->wait_ops && t->wait_ops->owners)
 		n = t->wait_ops->owners(t->wait_obj, owners, files, lines,
 					MAX_OWNERS);

@@ -180,7 +180,10 @@ static void write_line(const struct vfiosim_world *w, FILE *f, size_t i,
 	used = fprintf(f, "%.*s", (int)(col * (ncols - c)) - 1, d);
 	for (int k = used; k < (int)(col * (ncols - c)); k++)
 		fputc(' ', f);
-	fprintf(f, " %s:%d\n", vfiosim_basename(e->file), e->line);
+	if (e->file)
+		fprintf(f, " %s:%d\n", vfiosim_basename(e->file), e->line);
+	else
+		fprintf(f, " -\n");
 }
 
 VFIOSIM_EXPORT int vfiosim_trace_write_text(const struct vfiosim_world *w,
@@ -292,8 +295,11 @@ VFIOSIM_EXPORT int vfiosim_trace_write_chrome(const struct vfiosim_world *w,
 		char d[160], site[200];
 
 		describe(e, d, sizeof(d));
-		snprintf(site, sizeof(site), "%s:%d", vfiosim_basename(e->file),
-			 e->line);
+		if (e->file)
+			snprintf(site, sizeof(site), "%s:%d",
+				 vfiosim_basename(e->file), e->line);
+		else
+			snprintf(site, sizeof(site), "-");
 		if (e->kind == EV_ACQUIRE && nopen[tid] < MAX_OPEN) {
 			open[tid][nopen[tid]++] =
 				(struct open_slice){ e->obj, e->arg };

@@ -75,8 +75,8 @@ VFIOSIM_EXPORT void vfiosim_config_init(struct vfiosim_config *cfg)
 	cfg->mm.memlock_limit = 8ull << 20;
 	cfg->iommu.addr_width = 39;
 	cfg->iommu.pgsize_bitmap = (1ull << 12) | (1ull << 21) | (1ull << 30);
-	cfg->iommu.resv[0] = (struct vfiosim_iommu_range){ 0xfee00000ull,
-							    0xfeefffffull, 1 };
+	cfg->iommu.resv[0] =
+		(struct vfiosim_iommu_range){ 0xfee00000ull, 0xfeefffffull, 1 };
 	cfg->iommu.nresv = 1;
 	cfg->iommu.cache_coherent = true;
 	cfg->iommu.intr_remap = true;
@@ -520,12 +520,12 @@ static int record_failure(struct vfiosim_world *w,
 	p->detail = detail;
 	p->step = w->steps;
 	p->now = w->now;
-	p->total_events = w->nev;
-	p->tail_events = w->nev < w->cfg.trace_tail ? w->nev :
-						      w->cfg.trace_tail;
 	sim_unlock(w);
 	sim_event(w, t, EV_FAIL, (uint8_t)kind, vfiosim_failure_kind_name(kind),
 		  file, line, NULL);
+	p->total_events = w->nev;
+	p->tail_events = w->nev < w->cfg.trace_tail ? w->nev :
+						      w->cfg.trace_tail;
 	p->tail = sim_trace_text(w, w->cfg.trace_tail);
 	if (w->ran && !w->running) {
 		/* After the run (teardown checks): the token is known. */
