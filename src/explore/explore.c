@@ -452,7 +452,8 @@ static int dfs_item(struct lane *L, struct item *it, unsigned long *count)
 	prefix = malloc((len ? len : 1) * sizeof(*prefix));
 	if (!prefix)
 		return -ENOMEM;
-	memcpy(prefix, it->prefix, len * sizeof(*prefix));
+	if (len)
+		memcpy(prefix, it->prefix, len * sizeof(*prefix));
 	while (!L->stop) {
 		long nl;
 
@@ -830,6 +831,10 @@ static int run_jobs(struct lane *proto, unsigned int jobs)
 			lrc = lane_run(&L, o->shard_index + j * o->shard_count,
 				       nlanes);
 			send_result(p[1], lrc, &r);
+			vfiosim_explore_result_release(&r);
+			free(prog);
+			free(pfd);
+			free(pids);
 			_exit(0);
 		}
 		close(p[1]);

@@ -268,7 +268,6 @@ static void stuck(struct vfiosim_world *w, bool diverged)
 
 		sim_fail_detail(w, VFIOSIM_FAIL_DEADLOCK, __FILE__, __LINE__, r,
 				"all %u live threads are blocked", w->live);
-		free(r);
 	}
 }
 

@@ -250,10 +250,14 @@ int sim_world_create_for(const struct vfiosim_config *cfg,
 			 struct sim_pool *pool, struct vfiosim_lockdep *ld,
 			 struct sim_strategy *strategy, const char *name,
 			 struct vfiosim_world **out);
-/* Record a failure with a pre-formatted detail block (may be NULL). */
+/*
+ * Record a failure with a detail block (malloc'd, consumed, may be NULL).
+ * Like vfiosim_fail_at(), it does not return for a fatal kind, so the
+ * caller must hold no other host memory when it calls this.
+ */
 int sim_fail_detail(struct vfiosim_world *w, enum vfiosim_failure_kind kind,
-		    const char *file, int line, const char *detail,
-		    const char *fmt, ...) VFIOSIM_PRINTF(6, 7);
+		    const char *file, int line, char *detail, const char *fmt,
+		    ...) VFIOSIM_PRINTF(6, 7);
 
 /* sched.c */
 struct sim_pool *sim_pool_new(bool pin_cpu);

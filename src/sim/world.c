@@ -577,8 +577,8 @@ VFIOSIM_EXPORT int vfiosim_fail_at(struct vfiosim_world *w,
 }
 
 int sim_fail_detail(struct vfiosim_world *w, enum vfiosim_failure_kind kind,
-		    const char *file, int line, const char *detail,
-		    const char *fmt, ...)
+		    const char *file, int line, char *detail, const char *fmt,
+		    ...)
 {
 	va_list ap;
 	char *msg;
@@ -586,8 +586,7 @@ int sim_fail_detail(struct vfiosim_world *w, enum vfiosim_failure_kind kind,
 	va_start(ap, fmt);
 	msg = vformat(fmt, ap);
 	va_end(ap);
-	return fail_common(w, kind, file, line, detail ? strdup(detail) : NULL,
-			   msg);
+	return fail_common(w, kind, file, line, detail, msg);
 }
 
 /* ---------------------------------------------------------- fault points */

@@ -377,7 +377,6 @@ static void report_recursive(struct vfiosim_world *w,
 	w->lockdep_off = true;
 	sim_fail_detail(w, VFIOSIM_FAIL_LOCK_ORDER, file, line, detail,
 			"possible recursive locking of %s", c->name);
-	free(detail);
 }
 
 /*
@@ -458,7 +457,6 @@ static void report_cycle(struct vfiosim_world *w, struct vfiosim_lockdep *ld,
 	sim_fail_detail(w, VFIOSIM_FAIL_LOCK_ORDER, file, line, detail,
 			"possible circular locking dependency: %s -> %s",
 			hc->name, nc->name);
-	free(detail);
 }
 
 /* ------------------------------------------------------------ validation */

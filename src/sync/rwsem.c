@@ -83,7 +83,7 @@ void sync_rwsem_destroy(struct vfiosim_rwsem *s)
 {
 	pthread_rwlock_destroy(&s->host);
 	pthread_mutex_destroy(&s->host_meta);
-	free(s->readers);
+	vfiosim_free(s->w, s->readers);
 	s->readers = NULL;
 }
 
@@ -137,10 +137,16 @@ static void add_reader(struct vfiosim_rwsem *s, struct vfiosim_thread *t,
 {
 	meta_lock(s);
 	if (s->nreaders == s->readers_cap) {
+		/* World memory: a run abandoned mid-way leaks nothing. */
 		unsigned int cap = s->readers_cap ? s->readers_cap * 2 : 4;
-		void *n = realloc(s->readers, cap * sizeof(*s->readers));
+		struct rwsem_reader *n =
+			sim_alloc_nofault(s->w, cap * sizeof(*s->readers));
 
 		if (n) {
+			if (s->nreaders)
+				memcpy(n, s->readers,
+				       s->nreaders * sizeof(*s->readers));
+			vfiosim_free(s->w, s->readers);
 			s->readers = n;
 			s->readers_cap = cap;
 		}
