@@ -222,7 +222,8 @@ struct vfiosim_world {
 };
 
 /* The simulated thread running on this host thread (NULL elsewhere). */
-extern __thread struct vfiosim_thread *sim_tls_current;
+extern __thread struct vfiosim_thread *sim_tls_current
+	__attribute__((tls_model("initial-exec")));
 
 static inline bool sim_deterministic(const struct vfiosim_world *w)
 {
