@@ -93,6 +93,8 @@ struct vfiosim_iommu_range {
  *	(default 256).
  * @flush_timeout_ns: deferred mode: flush this long after the first
  *	queued invalidation, on the virtual clock (default 10 ms).
+ * @flush_cost_ns: virtual cost of one IOTLB invalidation command, counted
+ *	in the IOMMU's statistics (default 1000 ns).
  */
 struct vfiosim_iommu_config {
 	unsigned int addr_width;
@@ -106,6 +108,23 @@ struct vfiosim_iommu_config {
 	bool deferred_flush;
 	unsigned int flush_queue_size;
 	uint64_t flush_timeout_ns;
+	uint64_t flush_cost_ns;
+};
+
+/**
+ * struct vfiosim_vfio_config - the VFIO core and type1 backend (vfio and
+ * uapi layers).
+ * @dma_entry_limit: vfio_iommu_type1's module parameter (default 65535).
+ * @allow_unsafe_interrupts: vfio_iommu_type1's module parameter: attach
+ *	groups whose IOMMU cannot remap interrupts (default false).
+ * @fix_dirty_shift: the corrected dirty-bitmap report (default false: Linux
+ *	6.1's behaviour, which leaves shifted bits behind a report whose base
+ *	is not 64 pages below a mapping; see docs/uapi.md).
+ */
+struct vfiosim_vfio_config {
+	unsigned int dma_entry_limit;
+	bool allow_unsafe_interrupts;
+	bool fix_dirty_shift;
 };
 
 /**
@@ -125,6 +144,7 @@ struct vfiosim_iommu_config {
  * @verbose: print failures to stderr as they are recorded.
  * @mm: the simulated memory.
  * @iommu: the simulated IOMMU hardware.
+ * @vfio: the VFIO core and type1 backend.
  */
 struct vfiosim_config {
 	enum vfiosim_mode mode;
@@ -138,6 +158,7 @@ struct vfiosim_config {
 	bool verbose;
 	struct vfiosim_mm_config mm;
 	struct vfiosim_iommu_config iommu;
+	struct vfiosim_vfio_config vfio;
 };
 
 /**

@@ -10,5 +10,7 @@
 #include <libvfiosim/sync.h>
 #include <libvfiosim/explore.h>
 #include <libvfiosim/mm.h>
+#include <libvfiosim/iommu.h>
+#include <libvfiosim/dev.h>
 
 #endif /* LIBVFIOSIM_LIBVFIOSIM_H */

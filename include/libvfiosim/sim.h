@@ -226,7 +226,20 @@ struct vfiosim_world *vfiosim_thread_world(const struct vfiosim_thread *t);
 struct vfiosim_task *vfiosim_task_create(struct vfiosim_world *w,
 					 const char *name);
 
-/** vfiosim_current_task() - the task of the running thread, or NULL. */
+/**
+ * vfiosim_world_main_task() - the world's first task (pid 1), which thread
+ * "main" runs as and which stands for "current" while a deterministic world
+ * is set up or torn down outside a run.
+ * @w: the world.
+ *
+ * Return: the task, NULL for NULL.
+ */
+struct vfiosim_task *vfiosim_world_main_task(struct vfiosim_world *w);
+
+/**
+ * vfiosim_current_task() - the task of the running thread; outside a run of
+ * a deterministic world, the main task; otherwise NULL.
+ */
 struct vfiosim_task *vfiosim_current_task(struct vfiosim_world *w);
 
 /** vfiosim_task_name() - comm of @task. */
@@ -362,12 +375,20 @@ int vfiosim_fail_at(struct vfiosim_world *w, enum vfiosim_failure_kind kind,
 					"' failed: " __VA_ARGS__);          \
 	} while (0)
 
+/* The body of VFIOSIM_WARN_ON(). */
+static inline int vfiosim_warn_on_at(struct vfiosim_world *w, int cond,
+				     const char *file, int line,
+				     const char *text)
+{
+	if (cond)
+		vfiosim_fail_at(w, VFIOSIM_FAIL_WARN, file, line, "WARN_ON(%s)",
+				text);
+	return cond;
+}
+
 /** VFIOSIM_WARN_ON() - the model's WARN_ON(): records WARN, yields @cond. */
-#define VFIOSIM_WARN_ON(w, cond)                                               \
-	((cond) ? (vfiosim_fail_at((w), VFIOSIM_FAIL_WARN, __FILE__, __LINE__, \
-				   "WARN_ON(%s)", #cond),                      \
-		   1) :                                                        \
-		  0)
+#define VFIOSIM_WARN_ON(w, cond) \
+	vfiosim_warn_on_at((w), !!(cond), __FILE__, __LINE__, #cond)
 
 /** VFIOSIM_BUG() - the model's BUG(): records BUG and aborts the run. */
 #define VFIOSIM_BUG(w, ...) \

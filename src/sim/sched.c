@@ -786,6 +786,8 @@ static void describe_wait(struct buf *b, const struct vfiosim_thread *t)
 		bprintf(b,
 			"      which no thread holds (nobody left to wake it)\n");
 	for (unsigned int i = 0; i < n; i++) {
+		if (owners[i] == t)
+			continue; /* a queued writer lists itself */
 		if (files[i])
 			bprintf(b, "      held by T%u \"%s\", taken at %s:%d\n",
 				owners[i]->id, owners[i]->name,
@@ -824,7 +826,8 @@ static char *deadlock_report(struct vfiosim_world *w)
 							 MAX_OWNERS);
 			t = NULL;
 			for (unsigned int i = 0; i < no; i++) {
-				if (owners[i]->state == TS_BLOCKED) {
+				if (owners[i] != path[len - 1] &&
+				    owners[i]->state == TS_BLOCKED) {
 					t = owners[i];
 					break;
 				}

@@ -219,6 +219,15 @@ struct vfiosim_world {
 	bool lockdep_off; /* a lockdep report was made: stop validating */
 
 	struct sim_teardown *teardown;
+
+	/*
+	 * Stands for the host thread that sets a deterministic world up
+	 * before vfiosim_world_run() and tears it down after: sync objects
+	 * may be used from there, uncontended and without lockdep.
+	 */
+	struct vfiosim_thread host;
+
+	void *uapi; /* the uapi layer's state (src/uapi) */
 };
 
 /* The simulated thread running on this host thread (NULL elsewhere). */

@@ -83,6 +83,8 @@ VFIOSIM_EXPORT void vfiosim_config_init(struct vfiosim_config *cfg)
 	cfg->iommu.iotlb_entries = 64;
 	cfg->iommu.flush_queue_size = 256;
 	cfg->iommu.flush_timeout_ns = 10000000ull;
+	cfg->vfio.dma_entry_limit = 65535;
+	cfg->iommu.flush_cost_ns = 1000;
 }
 
 static int config_valid(const struct vfiosim_config *cfg)
@@ -237,9 +239,20 @@ VFIOSIM_EXPORT struct vfiosim_task *vfiosim_task_create(struct vfiosim_world *w,
 VFIOSIM_EXPORT struct vfiosim_task *
 vfiosim_current_task(struct vfiosim_world *w)
 {
-	struct vfiosim_thread *t = w ? sim_current(w) : NULL;
+	struct vfiosim_thread *t;
 
-	return t ? t->task : NULL;
+	if (!w)
+		return NULL;
+	t = sim_current(w);
+	if (t)
+		return t->task;
+	return sim_deterministic(w) && !w->running ? w->init_task : NULL;
+}
+
+VFIOSIM_EXPORT struct vfiosim_task *
+vfiosim_world_main_task(struct vfiosim_world *w)
+{
+	return w ? w->init_task : NULL;
 }
 
 VFIOSIM_EXPORT const char *vfiosim_task_name(const struct vfiosim_task *task)
@@ -283,6 +296,10 @@ int sim_world_create_for(const struct vfiosim_config *cfg,
 	w->next_pid = 1;
 	w->strategy = strategy;
 	w->scenario_name = name ? name : "world";
+	w->host.w = w;
+	w->host.id = UINT16_MAX;
+	w->host.state = TS_RUNNABLE;
+	snprintf(w->host.name, sizeof(w->host.name), "host");
 	w->trace_hash = 0xcbf29ce484222325ull;
 	pthread_mutex_init(&w->lock, NULL);
 	if (sem_init(&w->done, 0, 0)) {
@@ -364,6 +381,8 @@ void sim_world_free(struct vfiosim_world *w)
 
 		free((char *)f->message);
 		free((char *)f->report);
+		free(w->failure_parts[i].detail);
+		free(w->failure_parts[i].tail);
 	}
 	free(w->failures);
 	free(w->failure_parts);

@@ -106,9 +106,14 @@ VFIOSIM_EXPORT void vfiosim_mutex_lock_at(struct vfiosim_mutex *m,
 	if (!m)
 		return;
 	w = m->w;
-	t = sim_current(w);
-	if (!t) {
-		sync_warn_no_thread(w, "mutex_lock", m->dep.name, file, line);
+	t = sync_thread(w, "mutex_lock", m->dep.name, file, line);
+	if (!t)
+		return;
+	if (sync_is_host(t)) {
+		if (m->owner)
+			sync_host_busy(w, "mutex_lock", m->dep.name, m->owner,
+				       file, line);
+		took(m, t, file, line);
 		return;
 	}
 	if (!sim_deterministic(w)) {
@@ -135,11 +140,14 @@ VFIOSIM_EXPORT int vfiosim_mutex_trylock_at(struct vfiosim_mutex *m,
 	if (!m)
 		return 0;
 	w = m->w;
-	t = sim_current(w);
-	if (!t) {
-		sync_warn_no_thread(w, "mutex_trylock", m->dep.name, file,
-				    line);
+	t = sync_thread(w, "mutex_trylock", m->dep.name, file, line);
+	if (!t)
 		return 0;
+	if (sync_is_host(t)) {
+		if (m->owner)
+			return 0;
+		took(m, t, file, line);
+		return 1;
 	}
 	if (!sim_deterministic(w)) {
 		if (pthread_mutex_trylock(&m->host)) {
@@ -170,11 +178,9 @@ VFIOSIM_EXPORT void vfiosim_mutex_unlock_at(struct vfiosim_mutex *m,
 	if (!m)
 		return;
 	w = m->w;
-	t = sim_current(w);
-	if (!t) {
-		sync_warn_no_thread(w, "mutex_unlock", m->dep.name, file, line);
+	t = sync_thread(w, "mutex_unlock", m->dep.name, file, line);
+	if (!t)
 		return;
-	}
 	if (m->owner != t) {
 		vfiosim_fail_at(
 			w, VFIOSIM_FAIL_WARN, file, line,

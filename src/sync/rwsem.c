@@ -201,9 +201,7 @@ need_thread(struct vfiosim_rwsem *s, const char *op, const char *file, int line)
 
 	if (!s)
 		return NULL;
-	t = sim_current(s->w);
-	if (!t)
-		sync_warn_no_thread(s->w, op, s->dep.name, file, line);
+	t = sync_thread(s->w, op, s->dep.name, file, line);
 	return t;
 }
 
@@ -214,6 +212,13 @@ VFIOSIM_EXPORT void vfiosim_down_read_at(struct vfiosim_rwsem *s,
 
 	if (!t)
 		return;
+	if (sync_is_host(t)) {
+		if (s->writer)
+			sync_host_busy(s->w, "down_read", s->dep.name,
+				       s->writer, file, line);
+		add_reader(s, t, file, line);
+		return;
+	}
 	if (!sim_deterministic(s->w)) {
 		ld_acquire(s->w, &s->dep, s, 0, LM_READ, false, file, line);
 		pthread_rwlock_rdlock(&s->host);
@@ -263,7 +268,10 @@ VFIOSIM_EXPORT int vfiosim_down_read_trylock_at(struct vfiosim_rwsem *s,
 
 	if (!t)
 		return 0;
-	if (!sim_deterministic(s->w)) {
+	if (sync_is_host(t)) {
+		if (s->writer)
+			goto fail;
+	} else if (!sim_deterministic(s->w)) {
 		if (pthread_rwlock_tryrdlock(&s->host))
 			goto fail;
 	} else {
@@ -287,7 +295,10 @@ VFIOSIM_EXPORT int vfiosim_down_write_trylock_at(struct vfiosim_rwsem *s,
 
 	if (!t)
 		return 0;
-	if (!sim_deterministic(s->w)) {
+	if (sync_is_host(t)) {
+		if (s->writer || s->nreaders)
+			goto fail;
+	} else if (!sim_deterministic(s->w)) {
 		if (pthread_rwlock_trywrlock(&s->host))
 			goto fail;
 	} else {

@@ -148,4 +148,25 @@ static inline struct vfiosim_thread *wq_pop(struct vfiosim_thread **q)
 void sync_warn_no_thread(struct vfiosim_world *w, const char *op,
 			 const char *name, const char *file, int line);
 
+/*
+ * The thread an operation runs as: the current simulated thread, or --
+ * while a deterministic world is being set up or torn down, with no run
+ * in progress -- the world's host stand-in, which never blocks and is not
+ * validated by lockdep.  NULL (after a WARN) for any other caller.
+ */
+struct vfiosim_thread *sync_thread(struct vfiosim_world *w, const char *op,
+				   const char *name, const char *file,
+				   int line);
+
+static inline bool sync_is_host(const struct vfiosim_thread *t)
+{
+	return t == &t->w->host;
+}
+
+/* A host-phase operation finds the object busy: reported unless the run
+ * was aborted (then threads were unwound holding it). */
+void sync_host_busy(struct vfiosim_world *w, const char *op, const char *name,
+		    const struct vfiosim_thread *holder, const char *file,
+		    int line);
+
 #endif /* VFIOSIM_SYNC_INTERNAL_H */

@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gup.c - get_user_pages: pinning user memory, releasing pins, following
+ * PFNMAP mappings, and the task's own loads and stores.
+ *
+ * What it models (Linux 6.1, mm/gup.c): pin_user_pages_remote() /
+ * __get_user_pages() -- walk the VMAs from @start, refuse VM_IO|VM_PFNMAP
+ * and missing permissions (check_vma_flags(): -EFAULT), fault pages in
+ * (faultin_page()), take one pin per page (try_grab_folio() with FOLL_PIN),
+ * return the number pinned or, if none, the error; unpin_user_pages*() and
+ * unpin_user_page_range_dirty_lock(); and follow_pte()/follow_pfn() used by
+ * type1's follow_fault_pfn() for PFNMAP VMAs.  FOLL_LONGTERM's migration of
+ * movable pages out of ZONE_MOVABLE/CMA is not modelled (there are no
+ * zones).  Read-only long-term pins of untouched private anonymous memory
+ * pin the shared zero page, as 6.1 does.
+ *
+ * Cost.  Pinning walks the page table once per 512-entry table and
+ * touches each page's metadata once; runs inside a huge page charge the
+ * head in one step.  No allocation happens unless a page must be faulted in.
+ *
+ * Locking: caller holds mmap_lock for reading (asserted for simulated
+ * threads); page metadata under phys_lock() (free-running mode only).
+ *
+ * Vocabulary: byte ranges [start, end) have @end exclusive.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mm/mm_internal.h"
+
+#define FOLL_KNOWN                                                        \
+	(VFIOSIM_FOLL_WRITE | VFIOSIM_FOLL_FORCE | VFIOSIM_FOLL_NOFAULT | \
+	 VFIOSIM_FOLL_REMOTE | VFIOSIM_FOLL_LONGTERM | VFIOSIM_FOLL_PIN)
+
+/* A one-chunk cache of frame metadata lookups. */
+struct meta_cache {
+	uint64_t cidx; /* pfn >> PHYS_CHUNK_SHIFT, or UINT64_MAX */
+	struct phys_chunk *ch;
+};
+
+static inline struct phys_page *cached_head(struct mm_phys *p,
+					    struct meta_cache *c, uint64_t pfn,
+					    struct phys_ref *r)
+{
+	if ((pfn >> PHYS_CHUNK_SHIFT) == c->cidx) {
+		struct phys_page *pg =
+			&c->ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
+
+		if (!(pg->flags & PHYS_INUSE))
+			return NULL;
+		if (pg->order)
+			pg = &c->ch->pg[(pfn & ~((1ull << pg->order) - 1)) &
+					(PHYS_CHUNK_FRAMES - 1)];
+		return pg;
+	}
+	if (!phys_lookup(p, pfn, r))
+		return NULL;
+	if (r->chunk) {
+		c->cidx = pfn >> PHYS_CHUNK_SHIFT;
+		c->ch = r->chunk;
+	}
+	return r->head;
+}
+
+/* Pin @count frames of one page starting at @pfn; lock held. */
+static int pin_frames(struct mm_phys *p, struct meta_cache *c, uint64_t pfn,
+		      uint32_t count, uint16_t who)
+{
+	struct phys_ref r;
+	struct phys_page *h = cached_head(p, c, pfn, &r);
+
+	if (!h)
+		return -EFAULT;
+	if (h->ref > UINT32_MAX - count || h->pin > UINT32_MAX - count)
+		return -ENOMEM;
+	h->ref += count;
+	h->pin += count;
+	h->who = who;
+	return 0;
+}
+
+/*
+ * Pin up to @n pages of @v from @addr whose page-table entries are present
+ * and usable; stops at the first that needs a fault.  Returns pages pinned
+ * or a negative errno if the very first failed for a reason other than
+ * "needs a fault".
+ */
+static long pin_present(struct vfiosim_mm *mm, uint64_t addr, unsigned long n,
+			bool write, uint64_t *out)
+{
+	struct mm_phys *p = mm->phys;
+	struct meta_cache c = { .cidx = UINT64_MAX };
+	uint64_t vpn = addr >> p->page_shift;
+	uint16_t who = phys_who(mm->w);
+	unsigned long done = 0;
+	unsigned int levels = (47 - p->page_shift + 8) / 9;
+	int rc = 0;
+
+	mm_lock_ptl(mm);
+	phys_lock(p);
+	while (done < n) {
+		uint64_t *t = mm->pgd, e = 0;
+		int lvl;
+
+		for (lvl = (int)levels - 1; t && lvl >= 0; lvl--) {
+			e = t[(vpn >> (9 * lvl)) & 511];
+			if (!e || (e & PTE_PRESENT))
+				break;
+			t = (uint64_t *)(uintptr_t)e;
+		}
+		if (!t || !e)
+			break;
+		if (lvl > 0) {
+			/* A huge leaf: the rest of this huge page at once. */
+			uint64_t span = 1ull << (9 * lvl);
+			uint64_t off = vpn & (span - 1);
+			uint64_t k = span - off, base = pte_pfn(e) + off;
+
+			if (k > n - done)
+				k = n - done;
+			rc = pin_frames(p, &c, base, (uint32_t)k, who);
+			if (rc)
+				break;
+			for (uint64_t i = 0; i < k; i++)
+				out[done + i] = base + i;
+			done += k;
+			vpn += k;
+			continue;
+		}
+		/* A page table: run along it.  The common case -- a small
+		 * page in the cached metadata chunk -- is inline. */
+		unsigned int idx = vpn & 511, end = 512;
+		uint64_t zero = write ? p->zero_pfn : UINT64_MAX;
+		uint64_t cidx = c.cidx;
+		struct phys_chunk *ch = c.ch;
+
+		if (end - idx > n - done)
+			end = idx + (unsigned int)(n - done);
+		for (; idx < end; idx++) {
+			uint64_t pfn;
+			struct phys_page *pg;
+
+			e = t[idx];
+			pfn = pte_pfn(e);
+			if (unlikely(!e || pfn == zero))
+				goto out;
+			if (likely((pfn >> PHYS_CHUNK_SHIFT) == cidx)) {
+				pg = &ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
+				/* Runs are usually contiguous: fetch ahead
+				 * (prefetches never fault). */
+				__builtin_prefetch(&t[idx + 16]);
+				__builtin_prefetch(pg + 16, 1);
+				/* In use (ref >= 1), small, no overflow. */
+				if (likely(!pg->order &&
+					   pg->ref - 1u < UINT32_MAX - 2 &&
+					   pg->pin < UINT32_MAX - 1)) {
+					pg->refpin += PHYS_REFPIN_ONE;
+					if (pg->who != who)
+						pg->who = who;
+					out[done++] = pfn;
+					vpn++;
+					continue;
+				}
+			}
+			rc = pin_frames(p, &c, pfn, 1, who);
+			if (rc)
+				goto out;
+			cidx = c.cidx;
+			ch = c.ch;
+			out[done++] = pfn;
+			vpn++;
+		}
+	}
+out:
+	phys_unlock(p);
+	mm_unlock_ptl(mm);
+	if (!done && rc)
+		return rc;
+	return (long)done;
+}
+
+static int pin_one(struct mm_phys *p, uint64_t pfn, uint16_t who)
+{
+	struct meta_cache c = { .cidx = UINT64_MAX };
+	int rc;
+
+	phys_lock(p);
+	rc = pin_frames(p, &c, pfn, 1, who);
+	phys_unlock(p);
+	return rc;
+}
+
+/* Check a VMA against the GUP flags (check_vma_flags()). */
+static int check_vma(const struct mm_vma *v, unsigned int flags)
+{
+	if (v->kind == VMA_PFNMAP)
+		return -EFAULT;
+	if (flags & VFIOSIM_FOLL_WRITE) {
+		if (!(v->prot & VFIOSIM_PROT_WRITE)) {
+			/* FOLL_FORCE writes COW private mappings. */
+			if (!(flags & VFIOSIM_FOLL_FORCE) ||
+			    v->kind != VMA_ANON)
+				return -EFAULT;
+		}
+	} else if (!(v->prot & VFIOSIM_PROT_READ) &&
+		   !(flags & VFIOSIM_FOLL_FORCE)) {
+		/* FOLL_FORCE reads what VM_MAYREAD allows: anything here. */
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long pin_host(struct vfiosim_mm *mm, uint64_t addr, unsigned long npages,
+		     unsigned int flags, uint64_t *pfns)
+{
+	struct mm_phys *p = mm->phys;
+	bool write = flags & VFIOSIM_FOLL_WRITE;
+	uint16_t who = phys_who(mm->w);
+	unsigned long done = 0;
+	int rc = 0;
+
+	while (done < npages) {
+		uint64_t end, pfn;
+		unsigned int prot;
+
+		rc = mm_host_resolve(mm, addr, write, &end, &prot);
+		if (rc)
+			break;
+		while (done < npages && addr < end) {
+			rc = mm_host_fault(mm, addr, &pfn);
+			if (!rc)
+				rc = pin_one(p, pfn, who);
+			if (rc)
+				goto out;
+			pfns[done++] = pfn;
+			addr += p->page_size;
+		}
+	}
+out:
+	return done ? (long)done : rc;
+}
+
+VFIOSIM_EXPORT long vfiosim_pin_user_pages(struct vfiosim_mm *mm,
+					   uint64_t vaddr, unsigned long npages,
+					   unsigned int gup_flags,
+					   uint64_t *pfns)
+{
+	struct mm_phys *p;
+	unsigned long done = 0;
+	uint64_t addr;
+	bool write;
+	int rc = 0;
+
+	if (!mm || (npages && !pfns) || (gup_flags & ~FOLL_KNOWN))
+		return -EINVAL;
+	if (!npages)
+		return 0;
+	if (mm->dead)
+		return -EFAULT;
+	mm_assert_locked(mm, false, __FILE__, __LINE__);
+	p = mm->phys;
+	write = gup_flags & VFIOSIM_FOLL_WRITE;
+	addr = vaddr & ~(p->page_size - 1);
+	if (mm->host)
+		return pin_host(mm, addr, npages, gup_flags, pfns);
+	while (done < npages) {
+		struct mm_vma *v = mm_find_vma(mm, addr);
+		unsigned long n;
+
+		if (!v || v->start > addr || addr >= VFIOSIM_TASK_SIZE) {
+			rc = -EFAULT;
+			break;
+		}
+		rc = check_vma(v, gup_flags);
+		if (rc)
+			break;
+		n = (v->end - addr) >> p->page_shift;
+		if (n > npages - done)
+			n = npages - done;
+		while (n) {
+			long got = pin_present(mm, addr, n, write, pfns + done);
+			uint64_t pfn;
+
+			if (got < 0) {
+				rc = (int)got;
+				goto out;
+			}
+			done += (unsigned long)got;
+			n -= (unsigned long)got;
+			addr += (uint64_t)got << p->page_shift;
+			if (!n)
+				break;
+			/* The next page needs a fault (or a COW). */
+			if (gup_flags & VFIOSIM_FOLL_NOFAULT) {
+				rc = -EFAULT;
+				goto out;
+			}
+			/* No faulting with SIGKILL pending. */
+			if (vfiosim_fatal_signal_pending(
+				    mm_current_task(mm->w))) {
+				rc = -EINTR;
+				goto out;
+			}
+			rc = mm_fault(mm, v, addr, write, &pfn);
+			if (!rc)
+				rc = pin_one(p, pfn, phys_who(mm->w));
+			if (rc)
+				goto out;
+			pfns[done++] = pfn;
+			n--;
+			addr += p->page_size;
+		}
+	}
+out:
+	return done ? (long)done : rc;
+}
+
+VFIOSIM_EXPORT long vfiosim_pin_user_pages_unlocked(struct vfiosim_mm *mm,
+						    uint64_t vaddr,
+						    unsigned long npages,
+						    unsigned int gup_flags,
+						    uint64_t *pfns)
+{
+	bool locked;
+	long rc;
+
+	if (!mm)
+		return -EINVAL;
+	locked = sim_current(mm->w) != NULL;
+	if (locked)
+		vfiosim_down_read(&mm->mmap_lock);
+	rc = vfiosim_pin_user_pages(mm, vaddr, npages, gup_flags, pfns);
+	if (locked)
+		vfiosim_up_read(&mm->mmap_lock);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- unpin */
+
+struct unpin_bad {
+	uint64_t pfn;
+	unsigned long count;
+};
+
+static void unpin_frame(struct mm_phys *p, struct meta_cache *c, uint64_t pfn,
+			bool dirty, struct unpin_bad *bad)
+{
+	struct phys_ref r;
+	struct phys_page *h = cached_head(p, c, pfn, &r);
+
+	if (!h || !h->pin) {
+		if (!bad->count++)
+			bad->pfn = pfn;
+		return;
+	}
+	h->pin--;
+	if (dirty)
+		h->flags |= VFIOSIM_PAGE_DIRTY;
+	if (--h->ref == 0) {
+		phys_lookup(p, pfn, &r);
+		c->cidx = UINT64_MAX; /* the chunk may go away */
+		phys_free_page_locked(p, &r);
+	}
+}
+
+static int unpin_report(struct vfiosim_world *w, const struct unpin_bad *bad)
+{
+	if (!bad->count)
+		return 0;
+	vfiosim_fail_at(w, VFIOSIM_FAIL_WARN, __FILE__, __LINE__,
+			"unpin_user_pages: %lu frame(s) not pinned, first pfn "
+			"0x%llx (free, MMIO or pin count 0)",
+			bad->count, (unsigned long long)bad->pfn);
+	return -EINVAL;
+}
+
+VFIOSIM_EXPORT int vfiosim_unpin_user_pages_dirty_lock(struct vfiosim_world *w,
+						       const uint64_t *pfns,
+						       unsigned long npages,
+						       bool make_dirty)
+{
+	struct meta_cache c = { .cidx = UINT64_MAX };
+	struct unpin_bad bad = { 0 };
+	struct mm_phys *p;
+
+	if (!w || (npages && !pfns))
+		return -EINVAL;
+	if (!npages)
+		return 0;
+	p = mm_phys_get(w);
+	if (!p)
+		return -EINVAL;
+	phys_lock(p);
+	{
+		/* The cache in locals: stores through pg cannot alias it. */
+		uint64_t cidx = c.cidx;
+		struct phys_chunk *ch = c.ch;
+		uint16_t dirty = make_dirty ? VFIOSIM_PAGE_DIRTY : 0;
+
+		for (unsigned long i = 0; i < npages; i++) {
+			uint64_t pfn = pfns[i];
+
+			/* Inline: a small page, in the cached chunk, that
+			 * stays allocated. */
+			if (likely((pfn >> PHYS_CHUNK_SHIFT) == cidx)) {
+				struct phys_page *pg =
+					&ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
+
+				__builtin_prefetch(pg + 16, 1);
+				/* Pinned and not the last reference. */
+				if (likely(!pg->order && pg->pin &&
+					   pg->ref > 1)) {
+					pg->refpin -= PHYS_REFPIN_ONE;
+					pg->flags |= dirty;
+					continue;
+				}
+			}
+			unpin_frame(p, &c, pfn, make_dirty, &bad);
+			cidx = c.cidx;
+			ch = c.ch;
+		}
+	}
+	phys_unlock(p);
+	return unpin_report(w, &bad);
+}
+
+VFIOSIM_EXPORT int vfiosim_unpin_user_pages(struct vfiosim_world *w,
+					    const uint64_t *pfns,
+					    unsigned long npages)
+{
+	return vfiosim_unpin_user_pages_dirty_lock(w, pfns, npages, false);
+}
+
+VFIOSIM_EXPORT int
+vfiosim_unpin_user_page_range_dirty_lock(struct vfiosim_world *w, uint64_t pfn,
+					 unsigned long npages, bool make_dirty)
+{
+	struct meta_cache c = { .cidx = UINT64_MAX };
+	struct unpin_bad bad = { 0 };
+	struct mm_phys *p;
+
+	if (!w || pfn + npages < pfn)
+		return -EINVAL;
+	if (!npages)
+		return 0;
+	p = mm_phys_get(w);
+	if (!p)
+		return -EINVAL;
+	phys_lock(p);
+	for (unsigned long i = 0; i < npages;) {
+		struct phys_ref r;
+
+		/* A run inside one huge page is released in one step. */
+		if ((c.cidx != (pfn + i) >> PHYS_CHUNK_SHIFT) &&
+		    phys_lookup(p, pfn + i, &r) && r.huge) {
+			uint64_t k = r.head_pfn + (1ull << r.order) - (pfn + i);
+			struct phys_page *h = r.head;
+
+			if (k > npages - i)
+				k = npages - i;
+			if (h->pin >= k) {
+				h->pin -= (uint32_t)k;
+				if (make_dirty)
+					h->flags |= VFIOSIM_PAGE_DIRTY;
+				h->ref -= (uint32_t)k;
+				if (!h->ref)
+					phys_free_page_locked(p, &r);
+				i += k;
+				continue;
+			}
+		}
+		if (((pfn + i) >> PHYS_CHUNK_SHIFT) == c.cidx) {
+			struct phys_page *pg =
+				&c.ch->pg[(pfn + i) & (PHYS_CHUNK_FRAMES - 1)];
+
+			if (likely(!pg->order && pg->pin && pg->ref > 1)) {
+				pg->refpin -= PHYS_REFPIN_ONE;
+				if (make_dirty)
+					pg->flags |= VFIOSIM_PAGE_DIRTY;
+				i++;
+				continue;
+			}
+		}
+		unpin_frame(p, &c, pfn + i, make_dirty, &bad);
+		i++;
+	}
+	phys_unlock(p);
+	return unpin_report(w, &bad);
+}
+
+/* --------------------------------------------------------- follow, r/w */
+
+VFIOSIM_EXPORT int vfiosim_mm_follow_pfn(struct vfiosim_mm *mm, uint64_t vaddr,
+					 bool write, uint64_t *pfn,
+					 uint64_t *run)
+{
+	struct mm_phys *p;
+	struct mm_vma *v;
+	uint64_t off, block, left;
+
+	if (!mm || !pfn)
+		return -EINVAL;
+	if (mm->dead)
+		return -EFAULT;
+	mm_assert_locked(mm, false, __FILE__, __LINE__);
+	if (mm->host)
+		return -EINVAL; /* host mappings are never PFNMAP here */
+	p = mm->phys;
+	v = mm_find_vma(mm, vaddr);
+	if (!v || v->start > vaddr)
+		return -EFAULT;
+	if (v->kind != VMA_PFNMAP)
+		return -EINVAL;
+	if (write && !(v->prot & VFIOSIM_PROT_WRITE))
+		return -EFAULT;
+	off = (vaddr - v->start) >> p->page_shift;
+	*pfn = v->pfn + off;
+	if (run) {
+		block = 1ull << v->order;
+		left = block - ((vaddr >> p->page_shift) & (block - 1));
+		if (left > ((v->end - vaddr) >> p->page_shift) &&
+		    ((v->end - vaddr) >> p->page_shift))
+			left = (v->end - vaddr) >> p->page_shift;
+		*run = left ? left : 1;
+	}
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_mm_lookup_pfn(struct vfiosim_mm *mm, uint64_t vaddr,
+					 uint64_t *pfn)
+{
+	struct mm_phys *p;
+	struct mm_vma *v;
+	unsigned int order;
+	uint64_t e, vpn;
+
+	if (!mm || !pfn || vaddr >= VFIOSIM_TASK_SIZE)
+		return -EINVAL;
+	if (mm->dead)
+		return -EFAULT;
+	mm_assert_locked(mm, false, __FILE__, __LINE__);
+	p = mm->phys;
+	vpn = vaddr >> p->page_shift;
+	if (!mm->host) {
+		v = mm_find_vma(mm, vaddr);
+		if (!v || v->start > vaddr)
+			return -EFAULT;
+		if (v->kind == VMA_PFNMAP) {
+			*pfn = v->pfn + ((vaddr - v->start) >> p->page_shift);
+			return 0;
+		}
+	}
+	e = mm_pt_lookup(mm, vpn, &order);
+	if (!e)
+		return -ENOENT;
+	*pfn = pte_pfn(e) + (vpn & ((1ull << order) - 1));
+	return 0;
+}
+
+/* Validate [vaddr, vaddr + len) for a user access before touching it. */
+static int access_check(struct vfiosim_mm *mm, uint64_t vaddr, size_t len,
+			bool write)
+{
+	uint64_t addr = vaddr, end = vaddr + len;
+
+	if (end < vaddr || end > VFIOSIM_TASK_SIZE)
+		return -EFAULT;
+	while (addr < end) {
+		struct mm_vma *v;
+
+		if (mm->host) {
+			uint64_t rend;
+			unsigned int prot;
+			int rc = mm_host_resolve(mm, addr, write, &rend, &prot);
+
+			if (rc)
+				return -EFAULT;
+			addr = rend;
+			continue;
+		}
+		v = mm_find_vma(mm, addr);
+		if (!v || v->start > addr || v->kind == VMA_PFNMAP ||
+		    v->unbacked ||
+		    !(v->prot &
+		      (write ? VFIOSIM_PROT_WRITE : VFIOSIM_PROT_READ)))
+			return -EFAULT;
+		addr = v->end;
+	}
+	return 0;
+}
+
+static long mm_access(struct vfiosim_mm *mm, uint64_t vaddr, void *buf,
+		      size_t len, bool write)
+{
+	struct mm_phys *p;
+	size_t done = 0;
+	long rc;
+
+	if (!mm || (len && !buf))
+		return -EINVAL;
+	if (mm->dead)
+		return -EFAULT;
+	if (!len)
+		return 0;
+	p = mm->phys;
+	if (sim_current(mm->w))
+		vfiosim_down_read(&mm->mmap_lock);
+	rc = access_check(mm, vaddr, len, write);
+	if (rc)
+		goto out;
+	if (mm->host) {
+		/* The real memory: the kernel under us checked it. */
+		if (write)
+			memcpy((void *)(uintptr_t)vaddr, buf, len);
+		else
+			memcpy(buf, (const void *)(uintptr_t)vaddr, len);
+		done = len;
+		goto out;
+	}
+	while (done < len) {
+		uint64_t addr = vaddr + done, pfn;
+		uint64_t off = addr & (p->page_size - 1);
+		size_t n = p->page_size - off;
+		struct mm_vma *v = mm_find_vma(mm, addr);
+		uint8_t *bytes;
+
+		if (n > len - done)
+			n = len - done;
+		rc = mm_fault(mm, v, addr, write, &pfn);
+		if (rc)
+			goto out;
+		bytes = vfiosim_page_bytes(mm->w, pfn);
+		if (!bytes) {
+			rc = -EFAULT;
+			goto out;
+		}
+		if (write)
+			memcpy(bytes + off, (const uint8_t *)buf + done, n);
+		else
+			memcpy((uint8_t *)buf + done, bytes + off, n);
+		done += n;
+	}
+out:
+	if (sim_current(mm->w))
+		vfiosim_up_read(&mm->mmap_lock);
+	return rc ? rc : (long)done;
+}
+
+VFIOSIM_EXPORT long vfiosim_mm_write(struct vfiosim_mm *mm, uint64_t vaddr,
+				     const void *buf, size_t len)
+{
+	return mm_access(mm, vaddr, (void *)buf, len, true);
+}
+
+VFIOSIM_EXPORT long vfiosim_mm_read(struct vfiosim_mm *mm, uint64_t vaddr,
+				    void *buf, size_t len)
+{
+	return mm_access(mm, vaddr, buf, len, false);
+}
