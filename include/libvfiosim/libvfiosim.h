@@ -12,5 +12,8 @@
 #include <libvfiosim/mm.h>
 #include <libvfiosim/iommu.h>
 #include <libvfiosim/dev.h>
+#include <libvfiosim/edu.h>
+#include <libvfiosim/vfio.h>
+#include <libvfiosim/uapi.h>
 
 #endif /* LIBVFIOSIM_LIBVFIOSIM_H */

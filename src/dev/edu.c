@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * edu.c - QEMU's educational PCI device (hw/misc/edu.c), as the kernel
+ * oracle's VM has it, with its DMA going through the simulated IOMMU.
+ *
+ * What it models: the register file, the liveness check, the factorial
+ * unit (computed at once), interrupt status, and the DMA engine with its
+ * 4 KiB buffer at 0x40000 and 28-bit mask.  QEMU aborts the whole VM when a
+ * DMA reaches outside the buffer (hw_error); the model reports a WARN and
+ * transfers nothing.  Without bus mastering QEMU's pci_dma_rw() fails and
+ * nothing moves; so here.  PCI config space: vendor/device, class, and the
+ * command register as vfio-pci shows it in the oracle VM (0x0103 at open).
+ *
+ * Locking: none of its own -- callers serialise access to one device (the
+ * uAPI calls it under the device file's use, as vfio-pci does with its
+ * register accesses); DMA takes the IOMMU's locks inside the dev layer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libvfiosim/edu.h>
+
+#include "sim/sim_internal.h"
+
+#define EDU_STATUS_COMPUTING 0x01u
+#define EDU_STATUS_IRQFACT 0x80u
+#define EDU_DMA_RUN 0x1u
+#define EDU_DMA_DIR_TO_RAM 0x2u
+#define EDU_DMA_IRQ 0x4u
+#define EDU_FACT_IRQ 0x00000001u
+#define EDU_DMA_IRQ_BIT 0x00000100u
+#define EDU_DMA_MASK ((1ull << 28) - 1)
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MASTER 0x4u
+#define PCI_COMMAND_WRITABLE 0x0547u
+#define EDU_COMMAND_AT_OPEN 0x0103u
+
+struct vfiosim_edu {
+	struct vfiosim_world *w;
+	struct vfiosim_device *dev;
+	char name[32];
+	uint32_t addr4;
+	uint32_t fact;
+	uint32_t status;
+	uint32_t irq_status;
+	uint64_t dma_src, dma_dst, dma_cnt, dma_cmd;
+	uint8_t config[VFIOSIM_EDU_CONFIG_SIZE];
+	uint8_t dma_buf[VFIOSIM_EDU_DMA_SIZE];
+};
+
+static void config_init(struct vfiosim_edu *e)
+{
+	memset(e->config, 0, sizeof(e->config));
+	e->config[0x00] = VFIOSIM_EDU_VENDOR & 0xff;
+	e->config[0x01] = VFIOSIM_EDU_VENDOR >> 8;
+	e->config[0x02] = VFIOSIM_EDU_DEVICE & 0xff;
+	e->config[0x03] = VFIOSIM_EDU_DEVICE >> 8;
+	e->config[PCI_COMMAND] = EDU_COMMAND_AT_OPEN & 0xff;
+	e->config[PCI_COMMAND + 1] = EDU_COMMAND_AT_OPEN >> 8;
+	e->config[0x08] = 0x10; /* revision */
+	e->config[0x0a] = 0xff; /* class: 00ff00, "other" */
+	e->config[0x0b] = 0x00;
+	e->config[0x3d] = 0x01; /* interrupt pin A */
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_reset(struct vfiosim_edu *e)
+{
+	if (!e)
+		return -EINVAL;
+	e->addr4 = e->fact = e->status = e->irq_status = 0;
+	e->dma_src = e->dma_dst = e->dma_cnt = e->dma_cmd = 0;
+	memset(e->dma_buf, 0, sizeof(e->dma_buf));
+	config_init(e);
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_create(struct vfiosim_world *w,
+				      struct vfiosim_iommu_group *group,
+				      const char *name,
+				      struct vfiosim_edu **out)
+{
+	struct vfiosim_edu *e;
+	int rc;
+
+	if (!w || !group || !name || !out)
+		return -EINVAL;
+	e = vfiosim_zalloc(w, sizeof(*e), "dev.edu_alloc");
+	if (!e)
+		return -ENOMEM;
+	e->w = w;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	rc = vfiosim_device_create(group, name, &e->dev);
+	if (rc) {
+		vfiosim_free(w, e);
+		return rc;
+	}
+	vfiosim_edu_reset(e);
+	*out = e;
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_destroy(struct vfiosim_edu *e)
+{
+	if (!e)
+		return 0;
+	vfiosim_device_destroy(e->dev);
+	vfiosim_free(e->w, e);
+	return 0;
+}
+
+VFIOSIM_EXPORT const char *vfiosim_edu_name(const struct vfiosim_edu *e)
+{
+	return e ? e->name : "-";
+}
+
+VFIOSIM_EXPORT struct vfiosim_device *
+vfiosim_edu_device(const struct vfiosim_edu *e)
+{
+	return e ? e->dev : NULL;
+}
+
+VFIOSIM_EXPORT uint8_t *vfiosim_edu_buffer(struct vfiosim_edu *e)
+{
+	return e ? e->dma_buf : NULL;
+}
+
+static bool size_ok(unsigned int size)
+{
+	return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_mmio_read(struct vfiosim_edu *e, uint64_t offset,
+					 void *val, unsigned int size)
+{
+	uint64_t v = ~0ull;
+
+	if (!e || !val || !size_ok(size) || offset >= VFIOSIM_EDU_BAR0_SIZE ||
+	    size > VFIOSIM_EDU_BAR0_SIZE - offset)
+		return -EINVAL;
+	if ((offset < 0x80 && size == 4) ||
+	    (offset >= 0x80 && (size == 4 || size == 8))) {
+		switch (offset) {
+		case 0x00:
+			v = 0x010000edu;
+			break;
+		case 0x04:
+			v = e->addr4;
+			break;
+		case 0x08:
+			v = e->fact;
+			break;
+		case 0x20:
+			v = e->status;
+			break;
+		case 0x24:
+			v = e->irq_status;
+			break;
+		case 0x80:
+			v = e->dma_src;
+			break;
+		case 0x88:
+			v = e->dma_dst;
+			break;
+		case 0x90:
+			v = e->dma_cnt;
+			break;
+		case 0x98:
+			v = e->dma_cmd;
+			break;
+		default:
+			break;
+		}
+	}
+	memcpy(val, &v, size); /* little-endian */
+	return 0;
+}
+
+static void edu_dma(struct vfiosim_edu *e)
+{
+	uint64_t cmd = e->dma_cmd, cnt = e->dma_cnt;
+	bool to_ram = cmd & EDU_DMA_DIR_TO_RAM;
+	uint64_t buf_addr = to_ram ? e->dma_src : e->dma_dst;
+	uint64_t mem = (to_ram ? e->dma_dst : e->dma_src) & EDU_DMA_MASK;
+	uint16_t pcicmd = (uint16_t)(e->config[PCI_COMMAND] |
+				     e->config[PCI_COMMAND + 1] << 8);
+
+	if (buf_addr < VFIOSIM_EDU_DMA_START || cnt > VFIOSIM_EDU_DMA_SIZE ||
+	    buf_addr - VFIOSIM_EDU_DMA_START > VFIOSIM_EDU_DMA_SIZE - cnt) {
+		vfiosim_fail_at(e->w, VFIOSIM_FAIL_WARN, __FILE__, __LINE__,
+				"edu %s: DMA of %llu bytes at device address "
+				"0x%llx is outside its buffer (QEMU aborts)",
+				e->name, (unsigned long long)cnt,
+				(unsigned long long)buf_addr);
+	} else if (pcicmd & PCI_COMMAND_MASTER) {
+		uint8_t *p = e->dma_buf + (buf_addr - VFIOSIM_EDU_DMA_START);
+
+		/* A fault is logged by the IOMMU; nothing more to do. */
+		(void)vfiosim_device_dma(e->dev, mem, p, cnt,
+					 to_ram ? VFIOSIM_DMA_WRITE :
+						  VFIOSIM_DMA_READ);
+	}
+	e->dma_cmd &= ~(uint64_t)EDU_DMA_RUN;
+	if (cmd & EDU_DMA_IRQ)
+		e->irq_status |= EDU_DMA_IRQ_BIT;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_mmio_write(struct vfiosim_edu *e,
+					  uint64_t offset, const void *val,
+					  unsigned int size)
+{
+	uint64_t v = 0;
+
+	if (!e || !val || !size_ok(size) || offset >= VFIOSIM_EDU_BAR0_SIZE ||
+	    size > VFIOSIM_EDU_BAR0_SIZE - offset)
+		return -EINVAL;
+	memcpy(&v, val, size);
+	if (offset < 0x80 && size != 4)
+		return 0;
+	if (offset >= 0x80 && size != 4 && size != 8)
+		return 0;
+	switch (offset) {
+	case 0x04:
+		e->addr4 = ~(uint32_t)v;
+		break;
+	case 0x08:
+		if (e->status & EDU_STATUS_COMPUTING)
+			break;
+		e->fact = 1;
+		for (uint32_t i = 2; i <= (uint32_t)v; i++)
+			e->fact *= i;
+		if (e->status & EDU_STATUS_IRQFACT)
+			e->irq_status |= EDU_FACT_IRQ;
+		break;
+	case 0x20:
+		if (v & EDU_STATUS_IRQFACT)
+			e->status |= EDU_STATUS_IRQFACT;
+		else
+			e->status &= ~EDU_STATUS_IRQFACT;
+		break;
+	case 0x60:
+		e->irq_status |= (uint32_t)v;
+		break;
+	case 0x64:
+		e->irq_status &= ~(uint32_t)v;
+		break;
+	case 0x80:
+	case 0x88:
+	case 0x90:
+		/* Ignored while a DMA runs; the value replaces all 64 bits. */
+		if (e->dma_cmd & EDU_DMA_RUN)
+			break;
+		*(offset == 0x80 ? &e->dma_src :
+		  offset == 0x88 ? &e->dma_dst :
+				   &e->dma_cnt) = v;
+		break;
+	case 0x98:
+		if (!(v & EDU_DMA_RUN) || (e->dma_cmd & EDU_DMA_RUN))
+			break;
+		e->dma_cmd = v;
+		edu_dma(e);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_config_read(struct vfiosim_edu *e,
+					   uint64_t offset, void *buf,
+					   size_t len)
+{
+	if (!e || !buf || offset > VFIOSIM_EDU_CONFIG_SIZE ||
+	    len > VFIOSIM_EDU_CONFIG_SIZE - offset)
+		return -EINVAL;
+	memcpy(buf, e->config + offset, len);
+	return (int)len;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_config_write(struct vfiosim_edu *e,
+					    uint64_t offset, const void *buf,
+					    size_t len)
+{
+	const uint8_t *b = buf;
+
+	if (!e || !buf || offset > VFIOSIM_EDU_CONFIG_SIZE ||
+	    len > VFIOSIM_EDU_CONFIG_SIZE - offset)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		uint64_t at = offset + i;
+
+		if (at == PCI_COMMAND)
+			e->config[at] =
+				(uint8_t)((e->config[at] &
+					   ~PCI_COMMAND_WRITABLE) |
+					  (b[i] & PCI_COMMAND_WRITABLE));
+		else if (at == PCI_COMMAND + 1)
+			e->config[at] =
+				(uint8_t)((e->config[at] &
+					   ~(PCI_COMMAND_WRITABLE >> 8)) |
+					  (b[i] & (PCI_COMMAND_WRITABLE >> 8)));
+	}
+	return (int)len;
+}

@@ -1,0 +1,891 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * uapi.c - the VFIO uAPI of Linux 6.1 over the vfio model: file
+ * descriptors, ioctl argument handling (argsz, minsz, copy-in and
+ * copy-out), the type1 capability chain, and errno.
+ *
+ * What it models: the ioctl wrappers of drivers/vfio/container.c,
+ * group.c and vfio_iommu_type1.c -- vfio_fops_unl_ioctl(),
+ * vfio_group_fops_unl_ioctl(), vfio_iommu_type1_ioctl() and its
+ * get_info/map_dma/unmap_dma/dirty_pages helpers -- down to what is copied
+ * back when.  6.1 does not align capabilities: they sit at offsets 24, 56
+ * and 68 of the GET_INFO buffer.
+ *
+ * Descriptors are real: each reserves a descriptor of /dev/null
+ * (F_DUPFD_CLOEXEC), so the numbers are the process's own, and an fd that
+ * is open but not ours answers -EINVAL where an fd that is not open answers
+ * -EBADF, as fdget() would.  User memory is this process's memory, read and
+ * written with process_vm_readv/writev so a bad pointer is EFAULT.
+ *
+ * Locking: the descriptor table is protected by the world lock in
+ * free-running mode and by the scheduler's hand-off otherwise; objects
+ * behind descriptors have their own locks (see container.c, type1.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+
+#include <libvfiosim/uapi.h>
+#include <libvfiosim/vfio.h>
+
+#include "sim/sim_internal.h"
+
+#define DIRTY_BITMAP_BYTES(n) ((((n) + 63) / 64) * 8)
+#define DIRTY_BITMAP_SIZE_MAX DIRTY_BITMAP_BYTES((uint64_t)INT32_MAX)
+
+enum file_kind { F_CONTAINER = 1, F_GROUP, F_DEVICE };
+
+struct uapi_dev {
+	struct vfiosim_edu *edu;
+	struct uapi_dev *next;
+};
+
+struct uapi_file {
+	int fd;
+	enum file_kind kind;
+	struct vfiosim_container *container;
+	struct uapi_node *node;
+	struct uapi_dev *dev;
+};
+
+struct uapi_node {
+	int id;
+	struct vfiosim_vfio_group *group;
+	struct uapi_dev *devs;
+	struct uapi_node *next;
+};
+
+#define PCI_OFFSET_SHIFT 40
+#define PCI_OFFSET_MASK ((1ull << PCI_OFFSET_SHIFT) - 1)
+
+struct uapi {
+	struct uapi_file *files;
+	unsigned int nfiles, cap;
+	struct uapi_node *nodes;
+	unsigned int dma_entry_limit;
+	int devnull;
+};
+
+/* ---------------------------------------------------------- user memory */
+
+static int copy_from_user(void *dst, unsigned long src, size_t n)
+{
+	struct iovec local = { dst, n }, remote = { (void *)src, n };
+
+	if (!n)
+		return 0;
+	if (!src)
+		return -EFAULT;
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) ==
+			       (ssize_t)n ?
+		       0 :
+		       -EFAULT;
+}
+
+static int copy_to_user(unsigned long dst, const void *src, size_t n)
+{
+	struct iovec local = { (void *)src, n }, remote = { (void *)dst, n };
+
+	if (!n)
+		return 0;
+	if (!dst)
+		return -EFAULT;
+	return process_vm_writev(getpid(), &local, 1, &remote, 1, 0) ==
+			       (ssize_t)n ?
+		       0 :
+		       -EFAULT;
+}
+
+/* access_ok(): the range lies below the top of user space. */
+static bool access_ok(uint64_t addr, uint64_t size)
+{
+	const uint64_t task_size = 0x7ffffffff000ull;
+
+	return size <= task_size && addr <= task_size - size;
+}
+
+/* ----------------------------------------------------------- the table */
+
+/* Raw system calls: an LD_PRELOAD shim in front of libc must not see them. */
+static int sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+VFIOSIM_EXPORT void vfiosim_uapi_close_all(struct vfiosim_world *w)
+{
+	struct uapi *u = w ? w->uapi : NULL;
+
+	/* Newest first, like exit(): device files before their group. */
+	while (u && u->nfiles)
+		vfiosim_uapi_close(w, u->files[u->nfiles - 1].fd);
+}
+
+static void uapi_teardown(struct vfiosim_world *w, void *arg)
+{
+	struct uapi *u = arg;
+
+	vfiosim_uapi_close_all(w);
+	for (struct uapi_node *n = u->nodes; n; n = n->next)
+		vfiosim_vfio_group_destroy(n->group);
+	if (u->devnull >= 0)
+		sys_close(u->devnull);
+	free(u->files);
+	w->uapi = NULL;
+}
+
+static struct uapi *uapi_get(struct vfiosim_world *w)
+{
+	struct uapi *u = w->uapi;
+
+	if (u)
+		return u;
+	u = sim_alloc_nofault(w, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->dma_entry_limit = vfiosim_world_config(w)->vfio.dma_entry_limit;
+	u->devnull = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null",
+				  O_RDONLY | O_CLOEXEC);
+	if (u->devnull < 0 || sim_add_teardown(w, uapi_teardown, u)) {
+		if (u->devnull >= 0)
+			sys_close(u->devnull);
+		vfiosim_free(w, u);
+		return NULL;
+	}
+	w->uapi = u;
+	return u;
+}
+
+static struct uapi_file *file_of(struct uapi *u, int fd)
+{
+	for (unsigned int i = 0; u && i < u->nfiles; i++)
+		if (u->files[i].fd == fd)
+			return &u->files[i];
+	return NULL;
+}
+
+/* What fdget() says of a descriptor that is not one of ours. */
+static int foreign_fd_errno(int fd)
+{
+	return fcntl(fd, F_GETFD) < 0 ? EBADF : EINVAL;
+}
+
+static int add_file(struct uapi *u, enum file_kind kind,
+		    struct vfiosim_container *c, struct uapi_node *node,
+		    struct uapi_dev *dev)
+{
+	int fd;
+
+	if (u->nfiles == u->cap) {
+		unsigned int cap = u->cap ? u->cap * 2 : 8;
+		void *n = realloc(u->files, cap * sizeof(*u->files));
+
+		if (!n)
+			return -ENOMEM;
+		u->files = n;
+		u->cap = cap;
+	}
+	fd = fcntl(u->devnull, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	u->files[u->nfiles++] = (struct uapi_file){ fd, kind, c, node, dev };
+	return fd;
+}
+
+static void del_file(struct uapi *u, struct uapi_file *f)
+{
+	sys_close(f->fd);
+	*f = u->files[--u->nfiles];
+}
+
+static long fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+static long result(long rc)
+{
+	return rc < 0 ? fail((int)-rc) : rc;
+}
+
+VFIOSIM_EXPORT int vfiosim_uapi_add_group(struct vfiosim_world *w, int id,
+					  struct vfiosim_iommu_group *group)
+{
+	struct uapi_node *n;
+	struct uapi *u;
+	int rc;
+
+	if (!w || !group || id < 0)
+		return -EINVAL;
+	u = uapi_get(w);
+	if (!u)
+		return -ENOMEM;
+	for (n = u->nodes; n; n = n->next)
+		if (n->id == id)
+			return -EEXIST;
+	n = vfiosim_zalloc(w, sizeof(*n), "uapi.node_alloc");
+	if (!n)
+		return -ENOMEM;
+	rc = vfiosim_vfio_group_create(w, group, id, &n->group);
+	if (rc) {
+		vfiosim_free(w, n);
+		return rc;
+	}
+	n->id = id;
+	n->next = u->nodes;
+	u->nodes = n;
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_uapi_add_edu(struct vfiosim_world *w, int id,
+					struct vfiosim_edu *edu)
+{
+	struct uapi_node *n;
+	struct uapi_dev *d;
+	struct uapi *u;
+
+	if (!w || !edu)
+		return -EINVAL;
+	u = uapi_get(w);
+	if (!u)
+		return -ENOMEM;
+	for (n = u->nodes; n && n->id != id; n = n->next)
+		;
+	if (!n)
+		return -ENOENT;
+	for (d = n->devs; d; d = d->next)
+		if (!strcmp(vfiosim_edu_name(d->edu), vfiosim_edu_name(edu)))
+			return -EEXIST;
+	d = vfiosim_zalloc(w, sizeof(*d), "uapi.dev_alloc");
+	if (!d)
+		return -ENOMEM;
+	d->edu = edu;
+	d->next = n->devs;
+	n->devs = d;
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_uapi_set_dma_entry_limit(struct vfiosim_world *w,
+						    unsigned int limit)
+{
+	struct uapi *u = w ? uapi_get(w) : NULL;
+
+	if (!w)
+		return -EINVAL;
+	if (!u)
+		return -ENOMEM;
+	u->dma_entry_limit = limit;
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_uapi_is_vfio_fd(struct vfiosim_world *w, int fd)
+{
+	return w && file_of(w->uapi, fd) != NULL;
+}
+
+VFIOSIM_EXPORT int vfiosim_uapi_open(struct vfiosim_world *w, const char *path,
+				     int flags)
+{
+	struct vfiosim_container *c;
+	struct uapi_node *n;
+	struct uapi *u;
+	char *end;
+	long id;
+	int fd, rc;
+
+	(void)flags;
+	if (!w || !path)
+		return (int)fail(EINVAL);
+	u = uapi_get(w);
+	if (!u)
+		return (int)fail(ENOMEM);
+	if (!strcmp(path, "/dev/vfio/vfio")) {
+		rc = vfiosim_container_open(w, u->dma_entry_limit, &c);
+		if (rc)
+			return (int)fail(-rc);
+		fd = add_file(u, F_CONTAINER, c, NULL, NULL);
+		if (fd < 0) {
+			vfiosim_container_close(c);
+			return (int)fail(-fd);
+		}
+		return fd;
+	}
+	if (strncmp(path, "/dev/vfio/", 10))
+		return (int)fail(ENOENT);
+	id = strtol(path + 10, &end, 10);
+	if (end == path + 10 || *end)
+		return (int)fail(ENOENT);
+	for (n = u->nodes; n && n->id != id; n = n->next)
+		;
+	if (!n)
+		return (int)fail(ENOENT);
+	rc = vfiosim_vfio_group_open(n->group);
+	if (rc)
+		return (int)fail(-rc);
+	fd = add_file(u, F_GROUP, NULL, n, NULL);
+	if (fd < 0) {
+		vfiosim_vfio_group_close(n->group);
+		return (int)fail(-fd);
+	}
+	return fd;
+}
+
+VFIOSIM_EXPORT int vfiosim_uapi_close(struct vfiosim_world *w, int fd)
+{
+	struct uapi_file *f;
+	struct uapi *u;
+
+	if (!w)
+		return (int)fail(EBADF);
+	u = w->uapi;
+	f = file_of(u, fd);
+	if (!f)
+		return (int)fail(EBADF);
+	if (f->kind == F_CONTAINER)
+		vfiosim_container_close(f->container);
+	else if (f->kind == F_GROUP)
+		vfiosim_vfio_group_close(f->node->group);
+	else
+		vfiosim_vfio_group_device_close(f->node->group);
+	del_file(u, f);
+	return 0;
+}
+
+/* vfio-pci's region read/write for the edu device. */
+static ssize_t device_rw(struct uapi_dev *d, void *buf, size_t count,
+			 uint64_t pos, bool write)
+{
+	unsigned int index = (unsigned int)(pos >> PCI_OFFSET_SHIFT);
+	uint64_t off = pos & PCI_OFFSET_MASK;
+	uint8_t tmp[8];
+	size_t done = 0;
+
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
+		uint8_t cfg[VFIOSIM_EDU_CONFIG_SIZE];
+
+		if (off >= sizeof(cfg))
+			return -EINVAL;
+		if (count > sizeof(cfg) - off)
+			count = sizeof(cfg) - off;
+		if (write) {
+			if (copy_from_user(cfg, (unsigned long)buf, count))
+				return -EFAULT;
+			vfiosim_edu_config_write(d->edu, off, cfg, count);
+		} else {
+			vfiosim_edu_config_read(d->edu, off, cfg, count);
+			if (copy_to_user((unsigned long)buf, cfg, count))
+				return -EFAULT;
+		}
+		return (ssize_t)count;
+	}
+	if (index != VFIO_PCI_BAR0_REGION_INDEX)
+		return -EINVAL;
+	if (off >= VFIOSIM_EDU_BAR0_SIZE)
+		return -EINVAL;
+	if (count > VFIOSIM_EDU_BAR0_SIZE - off)
+		count = VFIOSIM_EDU_BAR0_SIZE - off;
+	/* Naturally aligned accesses of at most 4 bytes, as 6.1 does. */
+	while (done < count) {
+		size_t n = 1;
+
+		if (count - done >= 4 && !((off + done) % 4))
+			n = 4;
+		else if (count - done >= 2 && !((off + done) % 2))
+			n = 2;
+		if (write) {
+			if (copy_from_user(tmp, (unsigned long)buf + done, n))
+				return -EFAULT;
+			vfiosim_edu_mmio_write(d->edu, off + done, tmp,
+					       (unsigned int)n);
+		} else {
+			vfiosim_edu_mmio_read(d->edu, off + done, tmp,
+					      (unsigned int)n);
+			if (copy_to_user((unsigned long)buf + done, tmp, n))
+				return -EFAULT;
+		}
+		done += n;
+	}
+	return (ssize_t)count;
+}
+
+VFIOSIM_EXPORT ssize_t vfiosim_uapi_pread(struct vfiosim_world *w, int fd,
+					  void *buf, size_t count, off_t offset)
+{
+	struct uapi_file *f = w ? file_of(w->uapi, fd) : NULL;
+
+	if (!f)
+		return fail(EBADF);
+	if (f->kind != F_DEVICE || offset < 0)
+		return fail(EINVAL);
+	return result(device_rw(f->dev, buf, count, (uint64_t)offset, false));
+}
+
+VFIOSIM_EXPORT ssize_t vfiosim_uapi_pwrite(struct vfiosim_world *w, int fd,
+					   const void *buf, size_t count,
+					   off_t offset)
+{
+	struct uapi_file *f = w ? file_of(w->uapi, fd) : NULL;
+
+	if (!f)
+		return fail(EBADF);
+	if (f->kind != F_DEVICE || offset < 0)
+		return fail(EINVAL);
+	return result(
+		device_rw(f->dev, (void *)buf, count, (uint64_t)offset, true));
+}
+
+/* ------------------------------------------------------------ type1 */
+
+/* vfio_info_cap_add() of 6.1: no alignment, next is buffer-relative. */
+struct caps {
+	uint8_t buf[512];
+	size_t size;
+	size_t last; /* offset of the last header + 1, 0 if none */
+};
+
+static void *cap_add(struct caps *c, size_t size, uint16_t id, uint16_t ver)
+{
+	struct vfio_info_cap_header *h;
+
+	if (c->size + size > sizeof(c->buf))
+		return NULL;
+	h = (void *)(c->buf + c->size);
+	memset(h, 0, size);
+	h->id = id;
+	h->version = ver;
+	h->next = 0;
+	if (c->last)
+		((struct vfio_info_cap_header *)(c->buf + c->last - 1))->next =
+			(uint32_t)c->size;
+	c->last = c->size + 1;
+	c->size += size;
+	return h;
+}
+
+/* vfio_info_cap_shift(): make the next links relative to the info. */
+static void cap_shift(struct caps *c, uint32_t offset)
+{
+	size_t at = 0;
+
+	while (c->size) {
+		struct vfio_info_cap_header *h = (void *)(c->buf + at);
+		size_t next = h->next;
+
+		if (next)
+			h->next += offset;
+		if (!next)
+			break;
+		at = next;
+	}
+}
+
+static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
+{
+	struct vfio_iommu_type1_info info;
+	struct vfiosim_type1_info ti;
+	size_t minsz = offsetof(struct vfio_iommu_type1_info, cap_offset);
+	struct caps caps = { .size = 0 };
+	struct vfio_iommu_type1_info_cap_migration *mig;
+	struct vfio_iommu_type1_info_dma_avail *avail;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
+	rc = vfiosim_type1_get_info(t1, &ti);
+	if (rc)
+		return rc;
+	info.flags = VFIO_IOMMU_INFO_PGSIZES;
+	info.iova_pgsizes = ti.iova_pgsizes;
+	mig = cap_add(&caps, sizeof(*mig), VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+		      1);
+	avail = cap_add(&caps, sizeof(*avail), VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+			1);
+	if (!mig || !avail)
+		return -ENOMEM;
+	mig->flags = 0;
+	mig->pgsize_bitmap = ti.migration_pgsize;
+	mig->max_dirty_bitmap_size = ti.max_dirty_bitmap_size;
+	avail->avail = ti.dma_avail;
+	if (ti.nr_iovas) {
+		struct vfio_iommu_type1_info_cap_iova_range *r;
+		size_t size =
+			sizeof(*r) + ti.nr_iovas * sizeof(r->iova_ranges[0]);
+
+		r = cap_add(&caps, size, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+			    1);
+		if (!r)
+			return -ENOMEM;
+		r->nr_iovas = ti.nr_iovas;
+		for (uint32_t i = 0; i < ti.nr_iovas; i++) {
+			r->iova_ranges[i].start = ti.iovas[i].start;
+			r->iova_ranges[i].end = ti.iovas[i].last;
+		}
+	}
+	if (caps.size) {
+		info.flags |= VFIO_IOMMU_INFO_CAPS;
+		if (info.argsz < sizeof(info) + caps.size) {
+			info.argsz = (uint32_t)(sizeof(info) + caps.size);
+		} else {
+			cap_shift(&caps, sizeof(info));
+			if (copy_to_user(arg + sizeof(info), caps.buf,
+					 caps.size))
+				return -EFAULT;
+			info.cap_offset = sizeof(info);
+		}
+	}
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long type1_map_dma(struct vfiosim_type1 *t1, unsigned long arg)
+{
+	struct vfio_iommu_type1_dma_map map;
+	uint32_t mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
+			VFIO_DMA_MAP_FLAG_VADDR;
+
+	if (copy_from_user(&map, arg, sizeof(map)))
+		return -EFAULT;
+	if (map.argsz < sizeof(map) || map.flags & ~mask)
+		return -EINVAL;
+	return vfiosim_type1_map_dma(t1, map.vaddr, map.iova, map.size,
+				     map.flags);
+}
+
+/* verify_bitmap_size(). */
+static int verify_bitmap_size(uint64_t npages, uint64_t bitmap_size)
+{
+	if (!npages || !bitmap_size || bitmap_size > DIRTY_BITMAP_SIZE_MAX ||
+	    bitmap_size < DIRTY_BITMAP_BYTES(npages))
+		return -EINVAL;
+	return 0;
+}
+
+static unsigned int ffs64(uint64_t v)
+{
+	return v ? (unsigned int)__builtin_ctzll(v) : 64;
+}
+
+static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
+{
+	struct vfio_iommu_type1_dma_unmap unmap;
+	size_t minsz = offsetof(struct vfio_iommu_type1_dma_unmap, data);
+	struct vfiosim_type1_bitmap bm = { 0 }, *bmp = NULL;
+	uint32_t mask = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
+			VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR;
+	uint64_t unmapped = 0;
+	int ret;
+
+	if (copy_from_user(&unmap, arg, minsz))
+		return -EFAULT;
+	if (unmap.argsz < minsz || unmap.flags & ~mask)
+		return -EINVAL;
+	if ((unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) &&
+	    (unmap.flags &
+	     (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)))
+		return -EINVAL;
+	if (unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
+		struct vfio_bitmap b;
+		unsigned int pgshift;
+
+		if (unmap.argsz < minsz + sizeof(b))
+			return -EINVAL;
+		if (copy_from_user(&b, arg + minsz, sizeof(b)))
+			return -EFAULT;
+		if (!access_ok((uint64_t)(uintptr_t)b.data, b.size))
+			return -EINVAL;
+		pgshift = ffs64(b.pgsize);
+		if (pgshift >= 64)
+			return -EINVAL; /* __ffs(0): undefined in the kernel */
+		ret = verify_bitmap_size(unmap.size >> pgshift, b.size);
+		if (ret)
+			return ret;
+		bm = (struct vfiosim_type1_bitmap){ b.pgsize, b.size, b.data };
+		bmp = &bm;
+	}
+	ret = vfiosim_type1_unmap_dma(t1, unmap.iova, unmap.size, unmap.flags,
+				      bmp, &unmapped);
+	if (ret)
+		return ret; /* nothing is copied back on error */
+	unmap.size = unmapped;
+	return copy_to_user(arg, &unmap, minsz) ? -EFAULT : 0;
+}
+
+static long type1_dirty_pages(struct vfiosim_type1 *t1, unsigned long arg)
+{
+	struct vfio_iommu_type1_dirty_bitmap dirty;
+	size_t minsz = offsetof(struct vfio_iommu_type1_dirty_bitmap, data);
+	uint32_t mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
+			VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP |
+			VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+
+	/* v1 is refused before anything is read. */
+	if (!vfiosim_type1_is_v2(t1))
+		return -EACCES;
+	if (copy_from_user(&dirty, arg, minsz))
+		return -EFAULT;
+	if (dirty.argsz < minsz || dirty.flags & ~mask)
+		return -EINVAL;
+	/* Exactly one flag (flags == 0 is undefined in the kernel). */
+	if (!dirty.flags || (dirty.flags & (dirty.flags - 1)))
+		return -EINVAL;
+	if (dirty.flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_START)
+		return vfiosim_type1_dirty_start(t1);
+	if (dirty.flags & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP)
+		return vfiosim_type1_dirty_stop(t1);
+	{
+		struct vfio_iommu_type1_dirty_bitmap_get range;
+		struct vfiosim_type1_bitmap bm;
+		size_t data_size = dirty.argsz - minsz;
+		unsigned int pgshift;
+		int ret;
+
+		if (!data_size || data_size < sizeof(range))
+			return -EINVAL;
+		if (copy_from_user(&range, arg + minsz, sizeof(range)))
+			return -EFAULT;
+		if (range.iova + range.size < range.iova)
+			return -EINVAL;
+		if (!access_ok((uint64_t)(uintptr_t)range.bitmap.data,
+			       range.bitmap.size))
+			return -EINVAL;
+		pgshift = ffs64(range.bitmap.pgsize);
+		if (pgshift >= 64)
+			return -EINVAL;
+		ret = verify_bitmap_size(range.size >> pgshift,
+					 range.bitmap.size);
+		if (ret)
+			return ret;
+		bm = (struct vfiosim_type1_bitmap){ range.bitmap.pgsize,
+						    range.bitmap.size,
+						    range.bitmap.data };
+		return vfiosim_type1_dirty_get(t1, range.iova, range.size, &bm);
+	}
+}
+
+static long type1_ioctl(struct vfiosim_type1 *t1, unsigned long request,
+			unsigned long arg)
+{
+	switch (request) {
+	case VFIO_CHECK_EXTENSION:
+		return vfiosim_type1_check_extension(t1, arg);
+	case VFIO_IOMMU_GET_INFO:
+		return type1_get_info(t1, arg);
+	case VFIO_IOMMU_MAP_DMA:
+		return type1_map_dma(t1, arg);
+	case VFIO_IOMMU_UNMAP_DMA:
+		return type1_unmap_dma(t1, arg);
+	case VFIO_IOMMU_DIRTY_PAGES:
+		return type1_dirty_pages(t1, arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* ------------------------------------------------------------- ioctls */
+
+static long container_ioctl(struct vfiosim_container *c, unsigned long request,
+			    unsigned long arg)
+{
+	struct vfiosim_type1 *t1;
+
+	switch (request) {
+	case VFIO_GET_API_VERSION:
+		return VFIO_API_VERSION;
+	case VFIO_CHECK_EXTENSION:
+		return vfiosim_container_check_extension(c, arg);
+	case VFIO_SET_IOMMU:
+		return vfiosim_container_set_iommu(c, arg);
+	default:
+		t1 = vfiosim_container_type1(c);
+		return t1 ? type1_ioctl(t1, request, arg) : -EINVAL;
+	}
+}
+
+static long device_ioctl(struct uapi_dev *d, unsigned long request,
+			 unsigned long arg)
+{
+	struct vfio_device_info info;
+	struct vfio_region_info ri;
+	struct vfio_irq_info ii;
+	size_t minsz;
+
+	switch (request) {
+	case VFIO_DEVICE_GET_INFO:
+		minsz = offsetof(struct vfio_device_info, num_irqs) +
+			sizeof(info.num_irqs);
+		if (copy_from_user(&info, arg, minsz))
+			return -EFAULT;
+		if (info.argsz < minsz)
+			return -EINVAL;
+		info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+		info.num_regions = VFIO_PCI_NUM_REGIONS;
+		info.num_irqs = VFIO_PCI_NUM_IRQS;
+		return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+	case VFIO_DEVICE_GET_REGION_INFO:
+		minsz = offsetof(struct vfio_region_info, offset) +
+			sizeof(ri.offset);
+		if (copy_from_user(&ri, arg, minsz))
+			return -EFAULT;
+		if (ri.argsz < minsz)
+			return -EINVAL;
+		switch (ri.index) {
+		case VFIO_PCI_CONFIG_REGION_INDEX:
+			ri.size = VFIOSIM_EDU_CONFIG_SIZE;
+			ri.flags = VFIO_REGION_INFO_FLAG_READ |
+				   VFIO_REGION_INFO_FLAG_WRITE;
+			break;
+		case VFIO_PCI_BAR0_REGION_INDEX:
+			ri.size = VFIOSIM_EDU_BAR0_SIZE;
+			ri.flags = VFIO_REGION_INFO_FLAG_READ |
+				   VFIO_REGION_INFO_FLAG_WRITE |
+				   VFIO_REGION_INFO_FLAG_MMAP;
+			break;
+		case VFIO_PCI_BAR1_REGION_INDEX ... VFIO_PCI_BAR5_REGION_INDEX:
+		case VFIO_PCI_ROM_REGION_INDEX:
+			ri.size = 0;
+			ri.flags = 0;
+			break;
+		default: /* no VGA, no device-specific regions */
+			return -EINVAL;
+		}
+		ri.offset = (uint64_t)ri.index << PCI_OFFSET_SHIFT;
+		ri.cap_offset = 0;
+		return copy_to_user(arg, &ri, minsz) ? -EFAULT : 0;
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		minsz = offsetof(struct vfio_irq_info, count) +
+			sizeof(ii.count);
+		if (copy_from_user(&ii, arg, minsz))
+			return -EFAULT;
+		if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS)
+			return -EINVAL;
+		ii.flags = VFIO_IRQ_INFO_EVENTFD;
+		switch (ii.index) {
+		case VFIO_PCI_INTX_IRQ_INDEX:
+			ii.flags |= VFIO_IRQ_INFO_MASKABLE |
+				    VFIO_IRQ_INFO_AUTOMASKED;
+			ii.count = 1;
+			break;
+		case VFIO_PCI_MSI_IRQ_INDEX:
+			ii.flags |= VFIO_IRQ_INFO_NORESIZE;
+			ii.count = 1;
+			break;
+		case VFIO_PCI_REQ_IRQ_INDEX:
+			ii.count = 1;
+			break;
+		default: /* no MSI-X; ERR needs PCIe */
+			ii.count = 0;
+			break;
+		}
+		return copy_to_user(arg, &ii, minsz) ? -EFAULT : 0;
+	case VFIO_DEVICE_RESET:
+		return vfiosim_edu_reset(d->edu);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* strndup_user(arg, PAGE_SIZE) into @buf. */
+static int name_from_user(char *buf, size_t len, unsigned long arg)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (copy_from_user(&buf[i], arg + i, 1))
+			return -EFAULT;
+		if (!buf[i])
+			return 0;
+	}
+	return -EINVAL;
+}
+
+static long get_device_fd(struct uapi *u, struct uapi_node *n,
+			  unsigned long arg)
+{
+	char name[4096];
+	struct uapi_dev *d;
+	int rc, fd;
+
+	rc = name_from_user(name, sizeof(name), arg);
+	if (rc)
+		return rc;
+	for (d = n->devs; d; d = d->next)
+		if (!strcmp(vfiosim_edu_name(d->edu), name))
+			break;
+	if (!d)
+		return -ENODEV;
+	rc = vfiosim_vfio_group_device_open(n->group);
+	if (rc)
+		return rc;
+	fd = add_file(u, F_DEVICE, NULL, n, d);
+	if (fd < 0)
+		vfiosim_vfio_group_device_close(n->group);
+	return fd;
+}
+
+static long group_ioctl(struct uapi *u, struct uapi_node *n,
+			unsigned long request, unsigned long arg)
+{
+	struct vfio_group_status status;
+	struct uapi_file *cf;
+	size_t minsz;
+	int32_t fd;
+	int rc;
+
+	switch (request) {
+	case VFIO_GROUP_GET_STATUS:
+		minsz = offsetof(struct vfio_group_status, flags) +
+			sizeof(status.flags);
+		if (copy_from_user(&status, arg, minsz))
+			return -EFAULT;
+		if (status.argsz < minsz)
+			return -EINVAL;
+		rc = vfiosim_vfio_group_status(n->group, &status.flags);
+		if (rc)
+			return rc;
+		return copy_to_user(arg, &status, minsz) ? -EFAULT : 0;
+	case VFIO_GROUP_SET_CONTAINER:
+		if (copy_from_user(&fd, arg, sizeof(fd)))
+			return -EFAULT;
+		cf = file_of(u, fd);
+		if (!cf)
+			return -foreign_fd_errno(fd);
+		if (cf->kind != F_CONTAINER)
+			return -EINVAL;
+		return vfiosim_vfio_group_set_container(n->group,
+							cf->container);
+	case VFIO_GROUP_UNSET_CONTAINER:
+		return vfiosim_vfio_group_unset_container(n->group);
+	case VFIO_GROUP_GET_DEVICE_FD:
+		return get_device_fd(u, n, arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+VFIOSIM_EXPORT long vfiosim_uapi_ioctl(struct vfiosim_world *w, int fd,
+				       unsigned long request, unsigned long arg)
+{
+	struct uapi_file *f;
+	struct uapi *u;
+
+	if (!w)
+		return fail(EBADF);
+	u = w->uapi;
+	f = file_of(u, fd);
+	if (!f)
+		return fail(foreign_fd_errno(fd) == EBADF ? EBADF : ENOTTY);
+	if (f->kind == F_CONTAINER)
+		return result(container_ioctl(f->container, request, arg));
+	if (f->kind == F_DEVICE)
+		return result(device_ioctl(f->dev, request, arg));
+	return result(group_ioctl(u, f->node, request, arg));
+}

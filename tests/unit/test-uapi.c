@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-uapi.c - the uAPI façade: descriptors, argsz handling, copy-back
+ * rules, the 6.1 capability chain, and errno -- checked against what the
+ * oracle probe recorded on Linux 6.1 (tests/conformance/recorded).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+
+#include <linux/vfio.h>
+
+#include <libvfiosim/iommu.h>
+#include <libvfiosim/mm.h>
+#include <libvfiosim/uapi.h>
+
+#include "testutil.h"
+
+#define PG 0x1000ull
+
+struct out {
+	long rc[80];
+	int err[80];
+	int n;
+	uint32_t info_argsz[4];
+	uint32_t cap_offsets[3];
+	uint32_t cap_next[3];
+	uint32_t nr_iovas, avail;
+	uint64_t iova_end1, mig_pgsize;
+	uint64_t unmap_size_err, unmap_size_ok;
+	uint32_t status_flags[3];
+	uint64_t bitmap[4];
+};
+
+/* Records one call's rc and errno. */
+#define CALL(o, expr)                           \
+	do {                                    \
+		errno = 0;                      \
+		(o)->rc[(o)->n] = (long)(expr); \
+		(o)->err[(o)->n] = errno;       \
+		(o)->n++;                       \
+	} while (0)
+
+static long map(struct vfiosim_world *w, int c, uint64_t vaddr, uint64_t iova,
+		uint64_t size, uint32_t flags, uint32_t argsz)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = argsz ? argsz : sizeof(m),
+		.flags = flags,
+		.vaddr = vaddr,
+		.iova = iova,
+		.size = size,
+	};
+
+	return vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_MAP_DMA, (unsigned long)&m);
+}
+
+static void uapi_body(struct vfiosim_world *w, void *arg)
+{
+	struct out *o = arg;
+	struct vfiosim_iommu *iommu;
+	struct vfiosim_iommu_group *ig;
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	union {
+		struct vfio_iommu_type1_info i;
+		uint8_t raw[4096];
+	} info;
+	struct vfio_iommu_type1_dma_unmap un;
+	uint64_t buf;
+	int c, g, g2, ext;
+
+	VFIOSIM_ASSERT(w, vfiosim_iommu_create(w, NULL, &iommu) == 0, "iommu");
+	VFIOSIM_ASSERT(w, vfiosim_iommu_group_alloc(iommu, &ig) == 0, "group");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_group(w, 1, ig) == 0, "node");
+	VFIOSIM_ASSERT(w,
+		       vfiosim_mmap(vfiosim_current_mm(w), 0, 64 * PG,
+				    VFIOSIM_PROT_READ | VFIOSIM_PROT_WRITE,
+				    VFIOSIM_MAP_PRIVATE, &buf) == 0,
+		       "mmap");
+
+	c = vfiosim_uapi_open(w, "/dev/vfio/vfio", O_RDWR);
+	CALL(o, c >= 0); /* 0 */
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_GET_API_VERSION, 0));
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_CHECK_EXTENSION,
+				   VFIO_TYPE1v2_IOMMU));
+	memset(&info, 0, sizeof(info));
+	info.i.argsz = sizeof(info.i);
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_GET_INFO,
+				   (unsigned long)&info));
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU,
+				   VFIO_TYPE1v2_IOMMU)); /* 4 */
+	CALL(o, vfiosim_uapi_open(w, "/dev/vfio/7", O_RDWR));
+	g = vfiosim_uapi_open(w, "/dev/vfio/1", O_RDWR);
+	CALL(o, g >= 0); /* 6 */
+	CALL(o, g2 = vfiosim_uapi_open(w, "/dev/vfio/1", O_RDWR));
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_STATUS,
+				   (unsigned long)&st));
+	o->status_flags[0] = st.flags;
+	st.argsz = 4;
+	st.flags = 0;
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_STATUS,
+				   (unsigned long)&st));
+	o->status_flags[1] = st.flags;
+	ext = 12345; /* not a descriptor */
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER,
+				   (unsigned long)&ext));
+	ext = 1; /* stdout: open, but not a container */
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER,
+				   (unsigned long)&ext));
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER,
+				   (unsigned long)&c)); /* 12 */
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER,
+				   (unsigned long)&c));
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_IOMMU));
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU,
+				   VFIO_TYPE1v2_IOMMU)); /* 15 */
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	st.argsz = sizeof(st);
+	vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_STATUS, (unsigned long)&st);
+	o->status_flags[2] = st.flags;
+
+	/* GET_INFO: argsz 12 (EINVAL), 16, 24 (argsz grows), 4096 (caps). */
+	for (int i = 0; i < 4; i++) {
+		static const uint32_t sizes[] = { 12, 16, 24, 4096 };
+
+		memset(&info, 0, sizeof(info));
+		info.i.argsz = sizes[i];
+		CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_GET_INFO,
+					   (unsigned long)&info)); /* 17.. */
+		o->info_argsz[i] = info.i.argsz;
+	}
+	{
+		uint32_t off = info.i.cap_offset;
+
+		for (int k = 0; k < 3 && off; k++) {
+			struct vfio_info_cap_header *h =
+				(void *)(info.raw + off);
+
+			o->cap_offsets[k] = off;
+			o->cap_next[k] = h->next;
+			if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+				struct vfio_iommu_type1_info_cap_iova_range *r =
+					(void *)h;
+
+				o->nr_iovas = r->nr_iovas;
+				o->iova_end1 = r->iova_ranges[1].end;
+			} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
+				o->avail =
+					((struct vfio_iommu_type1_info_dma_avail
+						  *)h)
+						->avail;
+			} else if (h->id ==
+				   VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION) {
+				o->mig_pgsize =
+					((struct vfio_iommu_type1_info_cap_migration
+						  *)h)
+						->pgsize_bitmap;
+			}
+			off = h->next;
+		}
+	}
+
+	CALL(o, map(w, c, buf, 0x100000, 16 * PG, 3, 0));	  /* 21 */
+	CALL(o, map(w, c, buf, 0x100000, PG, 3, 24));		  /* argsz */
+	CALL(o, map(w, c, buf, 0x100000, PG, 0xb, 0));		  /* flags */
+	CALL(o, map(w, c, buf, 0x100000, 16 * PG, 3, 0));	  /* EEXIST */
+	CALL(o, map(w, c, 0x1000, 0x1000000, PG, 3, 0));	  /* EFAULT */
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_MAP_DMA, 0)); /* EFAULT */
+
+	/* UNMAP: the size is copied back only on success. */
+	un = (struct vfio_iommu_type1_dma_unmap){ .argsz = sizeof(un),
+						  .iova = 0x101000,
+						  .size = PG };
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_UNMAP_DMA,
+				   (unsigned long)&un)); /* 27 */
+	o->unmap_size_err = un.size;
+	un = (struct vfio_iommu_type1_dma_unmap){ .argsz = sizeof(un),
+						  .iova = 0x100000,
+						  .size = 16 * PG };
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_UNMAP_DMA,
+				   (unsigned long)&un));
+	o->unmap_size_ok = un.size;
+	un.argsz = 16;
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_UNMAP_DMA,
+				   (unsigned long)&un));
+
+	/* Dirty pages through the uAPI. */
+	{
+		struct vfio_iommu_type1_dirty_bitmap d = { .argsz = sizeof(d) };
+		struct {
+			struct vfio_iommu_type1_dirty_bitmap d;
+			struct vfio_iommu_type1_dirty_bitmap_get g;
+		} __attribute__((packed)) req;
+
+		d.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
+			  VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP;
+		CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_DIRTY_PAGES,
+					   (unsigned long)&d)); /* 30 */
+		d.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
+		CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_DIRTY_PAGES,
+					   (unsigned long)&d));
+		map(w, c, buf, 0x100000, 16 * PG, 3, 0);
+		memset(&req, 0, sizeof(req));
+		req.d.argsz = sizeof(req);
+		req.d.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+		req.g.iova = 0xf0000;
+		req.g.size = 0x30000;
+		req.g.bitmap.pgsize = PG;
+		req.g.bitmap.size = 8;
+		req.g.bitmap.data = (__u64 *)o->bitmap;
+		CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_DIRTY_PAGES,
+					   (unsigned long)&req));
+		req.g.bitmap.data = NULL;
+		CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_DIRTY_PAGES,
+					   (unsigned long)&req)); /* 33 */
+		req.d.argsz = 32;
+		CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_DIRTY_PAGES,
+					   (unsigned long)&req));
+	}
+	CALL(o, vfiosim_uapi_ioctl(w, c, 0x3b99, 0)); /* 35 ENOTTY */
+	CALL(o,
+	     vfiosim_uapi_ioctl(w, 12345, VFIO_GET_API_VERSION, 0)); /* EBADF */
+	CALL(o, vfiosim_uapi_pread(w, c, &ext, 4, 0)); /* EINVAL */
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_UNSET_CONTAINER, 0));
+	CALL(o,
+	     vfiosim_uapi_ioctl(w, g, VFIO_GROUP_UNSET_CONTAINER, 0)); /* 39 */
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_GET_INFO,
+				   (unsigned long)&info));
+	CALL(o, vfiosim_uapi_close(w, g));
+	CALL(o, vfiosim_uapi_close(w, g)); /* 42 */
+	(void)g2;
+	vfiosim_uapi_close(w, c);
+	vfiosim_iommu_group_free(ig);
+	vfiosim_iommu_destroy(iommu);
+}
+
+START_TEST(uapi_container_group_type1)
+{
+	struct vfiosim_world *w;
+	struct out o = { 0 };
+	int rc;
+
+	w = tu_run(NULL, uapi_body, &o, &rc);
+	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
+		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(o.n, 43);
+	ck_assert_int_eq(o.rc[0], 1);
+	ck_assert_int_eq(o.rc[1], 0);
+	ck_assert_int_eq(o.rc[2], 1);
+	ck_assert_int_eq(o.rc[3], -1);
+	ck_assert_int_eq(o.err[3], EINVAL); /* GET_INFO before SET_IOMMU */
+	ck_assert_int_eq(o.err[4], EINVAL); /* SET_IOMMU without group */
+	ck_assert_int_eq(o.err[5], ENOENT);
+	ck_assert_int_eq(o.rc[6], 1);
+	ck_assert_int_eq(o.err[7], EBUSY);
+	ck_assert_int_eq(o.rc[8], 0);
+	ck_assert_uint_eq(o.status_flags[0], VFIO_GROUP_FLAGS_VIABLE);
+	ck_assert_int_eq(o.err[9], EINVAL);
+	ck_assert_uint_eq(o.status_flags[1], 0);
+	ck_assert_int_eq(o.err[10], EBADF);
+	ck_assert_int_eq(o.err[11], EINVAL);
+	ck_assert_int_eq(o.rc[12], 0);
+	ck_assert_int_eq(o.err[13], EINVAL);
+	ck_assert_int_eq(o.err[14], ENODEV);
+	ck_assert_int_eq(o.rc[15], 0);
+	ck_assert_int_eq(o.err[16], EINVAL);
+	ck_assert_uint_eq(o.status_flags[2], 3);
+	/* As recorded: 12 EINVAL; 16, 24 -> argsz 116; 4096 -> caps. */
+	ck_assert_int_eq(o.err[17], EINVAL);
+	ck_assert_uint_eq(o.info_argsz[0], 12);
+	ck_assert_uint_eq(o.info_argsz[1], 116);
+	ck_assert_uint_eq(o.info_argsz[2], 116);
+	ck_assert_uint_eq(o.info_argsz[3], 4096);
+	ck_assert_uint_eq(o.cap_offsets[0], 24);
+	ck_assert_uint_eq(o.cap_next[0], 56);
+	ck_assert_uint_eq(o.cap_offsets[1], 56);
+	ck_assert_uint_eq(o.cap_next[1], 68);
+	ck_assert_uint_eq(o.cap_offsets[2], 68);
+	ck_assert_uint_eq(o.cap_next[2], 0);
+	ck_assert_uint_eq(o.nr_iovas, 2);
+	ck_assert_uint_eq(o.iova_end1, 0x7fffffffffull);
+	ck_assert_uint_eq(o.avail, 65535);
+	ck_assert_uint_eq(o.mig_pgsize, 0x1000);
+	ck_assert_int_eq(o.rc[21], 0);
+	ck_assert_int_eq(o.err[22], EINVAL);
+	ck_assert_int_eq(o.err[23], EINVAL);
+	ck_assert_int_eq(o.err[24], EEXIST);
+	ck_assert_int_eq(o.err[25], EFAULT);
+	ck_assert_int_eq(o.err[26], EFAULT);
+	ck_assert_int_eq(o.err[27], EINVAL);
+	ck_assert_uint_eq(o.unmap_size_err, PG); /* untouched */
+	ck_assert_int_eq(o.rc[28], 0);
+	ck_assert_uint_eq(o.unmap_size_ok, 16 * PG);
+	ck_assert_int_eq(o.err[29], EINVAL);
+	ck_assert_int_eq(o.err[30], EINVAL); /* START|STOP */
+	ck_assert_int_eq(o.rc[31], 0);
+	ck_assert_int_eq(o.rc[32], 0);
+	ck_assert_uint_eq(o.bitmap[0], 0xffff0000ull);
+	ck_assert_int_eq(o.err[33], EFAULT);
+	ck_assert_int_eq(o.err[34], EINVAL);
+	ck_assert_int_eq(o.err[35], ENOTTY);
+	ck_assert_int_eq(o.err[36], EBADF);
+	ck_assert_int_eq(o.err[37], EINVAL);
+	ck_assert_int_eq(o.rc[38], 0);
+	ck_assert_int_eq(o.err[39], EINVAL);
+	ck_assert_int_eq(o.err[40], EINVAL); /* backend gone */
+	ck_assert_int_eq(o.rc[41], 0);
+	ck_assert_int_eq(o.err[42], EBADF);
+	ck_assert_int_eq(vfiosim_world_destroy(w), 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------- device files */
+
+struct edu_out {
+	long rc[32];
+	int err[32];
+	int n;
+	uint64_t bar0_size, bar0_off, cfg_off;
+	uint16_t cmd;
+	uint32_t ident, live;
+	uint32_t got[3];
+	uint64_t faults;
+};
+
+static uint32_t edu_r32(struct vfiosim_world *w, int d, uint64_t off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	vfiosim_uapi_pread(w, d, &v, 4, (off_t)off);
+	return v;
+}
+
+static void edu_w32(struct vfiosim_world *w, int d, uint64_t off, uint32_t v)
+{
+	vfiosim_uapi_pwrite(w, d, &v, 4, (off_t)off);
+}
+
+/* The oracle probe's edu round trip: RAM -> device buffer -> RAM. */
+static void edu_roundtrip(struct vfiosim_world *w, int d, uint64_t bar,
+			  uint64_t src, uint64_t dst)
+{
+	edu_w32(w, d, bar + 0x80, (uint32_t)src);
+	edu_w32(w, d, bar + 0x88, 0x40000);
+	edu_w32(w, d, bar + 0x90, 64);
+	edu_w32(w, d, bar + 0x98, 1);
+	edu_w32(w, d, bar + 0x80, 0x40000);
+	edu_w32(w, d, bar + 0x88, (uint32_t)dst);
+	edu_w32(w, d, bar + 0x90, 64);
+	edu_w32(w, d, bar + 0x98, 1 | 2);
+}
+
+static void edu_body(struct vfiosim_world *w, void *arg)
+{
+	struct edu_out *o = arg;
+	struct vfiosim_mm *mm = vfiosim_current_mm(w);
+	struct vfiosim_iommu *iommu;
+	struct vfiosim_iommu_group *ig;
+	struct vfiosim_edu *edu;
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	uint32_t pattern[16], zero[16] = { 0 }, back[16];
+	uint64_t buf;
+	int c, g, d;
+
+	VFIOSIM_ASSERT(w, vfiosim_iommu_create(w, NULL, &iommu) == 0, "iommu");
+	VFIOSIM_ASSERT(w, vfiosim_iommu_group_alloc(iommu, &ig) == 0, "group");
+	VFIOSIM_ASSERT(w, vfiosim_edu_create(w, ig, "0000:00:01.0", &edu) == 0,
+		       "edu");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_group(w, 1, ig) == 0, "node");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, edu) == 0, "add edu");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, edu) == -EEXIST, "dup");
+	VFIOSIM_ASSERT(w,
+		       vfiosim_mmap(mm, 0, 16 * PG,
+				    VFIOSIM_PROT_READ | VFIOSIM_PROT_WRITE,
+				    VFIOSIM_MAP_PRIVATE, &buf) == 0,
+		       "mmap");
+	for (int i = 0; i < 16; i++)
+		pattern[i] = 0xc0de0000u + (uint32_t)i;
+	vfiosim_mm_write(mm, buf, pattern, sizeof(pattern));
+
+	c = vfiosim_uapi_open(w, "/dev/vfio/vfio", O_RDWR);
+	g = vfiosim_uapi_open(w, "/dev/vfio/1", O_RDWR);
+	vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER, (unsigned long)&c);
+	/* No backend yet: no device file. */
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_DEVICE_FD,
+				   (unsigned long)"0000:00:01.0")); /* 0 */
+	vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
+	CALL(o, vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_DEVICE_FD,
+				   (unsigned long)"0000:00:02.0")); /* ENODEV */
+	CALL(o, d = (int)vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_DEVICE_FD,
+					    (unsigned long)"0000:00:01.0"));
+	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
+	CALL(o, vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_GET_REGION_INFO,
+				   (unsigned long)&ri)); /* 3 */
+	o->bar0_size = ri.size;
+	o->bar0_off = ri.offset;
+	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_GET_REGION_INFO,
+			   (unsigned long)&ri);
+	o->cfg_off = ri.offset;
+	ri.index = VFIO_PCI_VGA_REGION_INDEX;
+	CALL(o, vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_GET_REGION_INFO,
+				   (unsigned long)&ri)); /* 4 */
+	vfiosim_uapi_pread(w, d, &o->cmd, 2, (off_t)o->cfg_off + 4);
+	o->cmd |= 0x4;
+	CALL(o, vfiosim_uapi_pwrite(w, d, &o->cmd, 2, (off_t)o->cfg_off + 4));
+	vfiosim_uapi_pread(w, d, &o->cmd, 2, (off_t)o->cfg_off + 4);
+	o->ident = edu_r32(w, d, o->bar0_off);
+	edu_w32(w, d, o->bar0_off + 4, 0x12345678);
+	o->live = edu_r32(w, d, o->bar0_off + 4);
+
+	CALL(o, map(w, c, buf, 0x100000, PG, 3, 0)); /* 6 */
+	CALL(o, map(w, c, buf + 4 * PG, 0xc00000, PG, 3, 0));
+	edu_roundtrip(w, d, o->bar0_off, 0x100000, 0xc00000);
+	vfiosim_mm_read(mm, buf + 4 * PG, back, sizeof(back));
+	o->got[0] = back[0];
+	CALL(o, !memcmp(back, pattern, sizeof(back))); /* 8 */
+	/* Destination unmapped: a fault, nothing lands. */
+	vfiosim_mm_write(mm, buf + 4 * PG, zero, sizeof(zero));
+	vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_UNMAP_DMA,
+			   (unsigned long)&(struct vfio_iommu_type1_dma_unmap){
+				   .argsz = 24, .iova = 0xc00000, .size = PG });
+	edu_roundtrip(w, d, o->bar0_off, 0x100000, 0xc00000);
+	vfiosim_mm_read(mm, buf + 4 * PG, back, sizeof(back));
+	o->got[1] = back[0];
+	/* Read-only destination: a permission fault, nothing lands. */
+	map(w, c, buf + 4 * PG, 0xc00000, PG, VFIO_DMA_MAP_FLAG_READ, 0);
+	edu_roundtrip(w, d, o->bar0_off, 0x100000, 0xc00000);
+	vfiosim_mm_read(mm, buf + 4 * PG, back, sizeof(back));
+	o->got[2] = back[0];
+	o->faults = vfiosim_device_fault_count(vfiosim_edu_device(edu));
+
+	CALL(o,
+	     vfiosim_uapi_ioctl(w, g, VFIO_GROUP_UNSET_CONTAINER, 0)); /* 9 */
+	CALL(o, vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_RESET, 0));
+	CALL(o, vfiosim_uapi_pread(w, c, back, 4, 0)); /* 11 */
+	CALL(o, vfiosim_uapi_pread(w, d, back, 4, (off_t)(3ull << 40)));
+	vfiosim_uapi_close(w, d);
+	CALL(o,
+	     vfiosim_uapi_ioctl(w, g, VFIO_GROUP_UNSET_CONTAINER, 0)); /* 13 */
+	vfiosim_uapi_close(w, g);
+	vfiosim_uapi_close(w, c);
+	vfiosim_edu_destroy(edu);
+	vfiosim_iommu_group_free(ig);
+	vfiosim_iommu_destroy(iommu);
+}
+
+START_TEST(uapi_edu_dma)
+{
+	struct vfiosim_world *w;
+	struct edu_out o = { 0 };
+	int rc;
+
+	w = tu_run(NULL, edu_body, &o, &rc);
+	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
+		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(o.n, 14);
+	ck_assert_int_eq(o.err[0], EINVAL);
+	ck_assert_int_eq(o.err[1], ENODEV);
+	ck_assert_int_ge(o.rc[2], 3);
+	ck_assert_int_eq(o.rc[3], 0);
+	/* As recorded on Linux 6.1 in the oracle VM. */
+	ck_assert_uint_eq(o.bar0_size, 0x100000);
+	ck_assert_uint_eq(o.bar0_off, 0);
+	ck_assert_uint_eq(o.cfg_off, 7ull << 40);
+	ck_assert_int_eq(o.err[4], EINVAL);
+	ck_assert_int_eq(o.rc[5], 2);
+	ck_assert_uint_eq(o.cmd, 0x107);
+	ck_assert_uint_eq(o.ident, 0x010000ed);
+	ck_assert_uint_eq(o.live, 0xedcba987);
+	ck_assert_int_eq(o.rc[6], 0);
+	ck_assert_int_eq(o.rc[7], 0);
+	ck_assert_uint_eq(o.got[0], 0xc0de0000u);
+	ck_assert_int_eq(o.rc[8], 1);
+	ck_assert_uint_eq(o.got[1], 0);
+	ck_assert_uint_eq(o.got[2], 0);
+	ck_assert_uint_eq(o.faults, 2);
+	ck_assert_int_eq(o.err[9], EBUSY); /* device file open */
+	ck_assert_int_eq(o.rc[10], 0);
+	ck_assert_int_eq(o.err[11], EINVAL);
+	ck_assert_int_eq(o.err[12], EINVAL); /* empty BAR3 */
+	ck_assert_int_eq(o.rc[13], 0);
+	ck_assert_int_eq(vfiosim_world_destroy(w), 0);
+}
+END_TEST
+
+static Suite *uapi_suite(void)
+{
+	Suite *s = suite_create("uapi");
+	TCase *tc = tcase_create("uapi");
+
+	tcase_add_test(tc, uapi_container_group_type1);
+	tcase_add_test(tc, uapi_edu_dma);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+TU_MAIN(uapi_suite)
