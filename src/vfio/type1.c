@@ -43,6 +43,7 @@
 #include <libvfiosim/mm.h>
 #include <libvfiosim/vfio.h>
 
+#include "mm/mm_internal.h"
 #include "sync/sync_internal.h"
 
 #define VFIO_BATCH_MAX_CAPACITY 512
@@ -188,12 +189,12 @@ static bool is_invalid_reserved_pfn(struct vfiosim_type1 *t1, uint64_t pfn)
 	return vfiosim_pfn_invalid_or_reserved(t1->w, pfn);
 }
 
-static bool is_zero_pfn(struct vfiosim_type1 *t1, uint64_t pfn)
+/* The shared zero page's frame (VFIOSIM_PFN_INVALID until it exists). */
+static uint64_t zero_pfn(struct vfiosim_type1 *t1)
 {
-	struct vfiosim_page_info info;
+	struct mm_phys *p = mm_phys_get(t1->w);
 
-	return !vfiosim_page_query(t1->w, pfn, &info) &&
-	       (info.flags & VFIOSIM_PAGE_ZERO);
+	return p ? p->zero_pfn : VFIOSIM_PFN_INVALID;
 }
 
 /* put_pfn(): drop the pin of a normal page; returns 1 if it did. */
@@ -281,12 +282,14 @@ static long vaddr_get_pfns(struct vfiosim_type1 *t1, struct vfiosim_mm *mm,
 	vfiosim_down_read(mmap_lock);
 	ret = vfiosim_pin_user_pages(mm, vaddr, npages, flags, pages);
 	if (ret > 0) {
+		uint64_t zero = zero_pfn(t1);
+
 		/*
 		 * The zero page is always resident: 6.1.y drops its pin at
 		 * once and put_pfn() never unpins it (it is reserved).
 		 */
-		for (long i = 0; i < ret; i++)
-			if (unlikely(is_zero_pfn(t1, pages[i])))
+		for (long i = 0; zero != VFIOSIM_PFN_INVALID && i < ret; i++)
+			if (unlikely(pages[i] == zero))
 				vfiosim_unpin_user_pages(t1->w, &pages[i], 1);
 		*pfn = pages[0];
 		goto done;
@@ -396,10 +399,26 @@ static long vfio_unpin_pages_remote(struct vfiosim_type1 *t1,
 				    long npage, bool do_accounting)
 {
 	long unlocked = 0, locked = 0; /* no external pins yet */
+	bool dirty = dma->prot & VFIOSIM_IOMMU_WRITE;
 
-	for (long i = 0; i < npage; i++)
-		if (put_pfn(t1, pfn + (uint64_t)i, dma->prot))
-			unlocked++;
+	/*
+	 * put_pfn() on each page, as the kernel does, but the normal pages
+	 * of a run are released in one call.
+	 */
+	for (long i = 0; i < npage;) {
+		long j = i;
+
+		while (j < npage &&
+		       !is_invalid_reserved_pfn(t1, pfn + (uint64_t)j))
+			j++;
+		if (j > i) {
+			vfiosim_unpin_user_page_range_dirty_lock(
+				t1->w, pfn + (uint64_t)i,
+				(unsigned long)(j - i), dirty);
+			unlocked += j - i;
+		}
+		i = j + 1; /* skip the reserved page (never unpinned) */
+	}
 	if (do_accounting)
 		vfio_lock_acct(dma, locked - unlocked, true);
 	return unlocked;
@@ -451,6 +470,31 @@ static long vfio_sync_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 	return unlocked;
 }
 
+/*
+ * The longest physically contiguous run from @iova (which maps @phys) below
+ * @end: what the kernel's page-by-page iova_to_phys() loop finds, taken a
+ * leaf at a time (every page of a leaf is contiguous).
+ */
+static uint64_t contiguous_run(struct vfiosim_type1 *t1,
+			       struct vfiosim_iommu_domain *dom, uint64_t iova,
+			       uint64_t end, uint64_t phys)
+{
+	struct vfiosim_iommu_mapping m;
+	uint64_t size = 0;
+
+	while (iova + size < end &&
+	       !vfiosim_iommu_lookup(dom, iova + size, &m)) {
+		uint64_t off = iova + size - m.iova, step = m.size - off;
+
+		if (m.phys + off != phys + size)
+			break;
+		if (step > end - (iova + size))
+			step = end - (iova + size);
+		size += step;
+	}
+	return size ? size : t1->page_size;
+}
+
 /* vfio_unmap_unpin(): unmap @dma from every domain and unpin its pages. */
 static long vfio_unmap_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 			     bool do_accounting)
@@ -475,7 +519,7 @@ static long vfio_unmap_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 			   "vfio.unmap_regions");
 	vfiosim_iotlb_gather_init(&gather);
 	while (iova < end) {
-		uint64_t phys, next, len;
+		uint64_t phys, len;
 		int64_t unmapped = 0;
 
 		/* The kernel WARNs on phys 0 ("not mapped"); here frame 0
@@ -486,12 +530,7 @@ static long vfio_unmap_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 			continue;
 		}
 		/* The longest physically contiguous run. */
-		for (len = t1->page_size; iova + len < end;
-		     len += t1->page_size)
-			if (vfiosim_iommu_iova_to_phys(domain->domain,
-						       iova + len, &next) ||
-			    next != phys + len)
-				break;
+		len = contiguous_run(t1, domain->domain, iova, end, phys);
 		if (regions) { /* unmap_unpin_fast() */
 			unmapped = vfiosim_iommu_unmap_fast(domain->domain,
 							    iova, len, &gather);
@@ -956,19 +995,6 @@ static void vfio_update_pgsize_bitmap(struct vfiosim_type1 *t1)
 }
 
 /* ---------------------------------------------------------------- replay */
-
-static uint64_t contiguous_run(struct vfiosim_type1 *t1,
-			       struct vfiosim_iommu_domain *dom, uint64_t iova,
-			       uint64_t end, uint64_t phys)
-{
-	uint64_t size = t1->page_size, p;
-
-	while (iova + size < end &&
-	       !vfiosim_iommu_iova_to_phys(dom, iova + size, &p) &&
-	       p == phys + size)
-		size += t1->page_size;
-	return size;
-}
 
 /*
  * vfio_iommu_replay(): map every existing mapping into @domain.  The
