@@ -444,45 +444,51 @@ VFIOSIM_EXPORT ssize_t vfiosim_uapi_pwrite(struct vfiosim_world *w, int fd,
 
 /* ------------------------------------------------------------ type1 */
 
-/* vfio_info_cap_add() of 6.1: no alignment, next is buffer-relative. */
+/*
+ * vfio_info_cap_add() of 6.1: no alignment, next is buffer-relative.  The
+ * capability (header included) is copied in as bytes: 6.1's offsets leave
+ * its 64-bit fields misaligned.
+ */
 struct caps {
 	uint8_t buf[512];
 	size_t size;
 	size_t last; /* offset of the last header + 1, 0 if none */
 };
 
-static void *cap_add(struct caps *c, size_t size, uint16_t id, uint16_t ver)
+static int cap_add(struct caps *c, void *cap, size_t size, uint16_t id)
 {
-	struct vfio_info_cap_header *h;
+	struct vfio_info_cap_header h = { .id = id, .version = 1, .next = 0 };
 
 	if (c->size + size > sizeof(c->buf))
-		return NULL;
-	h = (void *)(c->buf + c->size);
-	memset(h, 0, size);
-	h->id = id;
-	h->version = ver;
-	h->next = 0;
-	if (c->last)
-		((struct vfio_info_cap_header *)(c->buf + c->last - 1))->next =
-			(uint32_t)c->size;
+		return -ENOMEM;
+	memcpy(cap, &h, sizeof(h));
+	memcpy(c->buf + c->size, cap, size);
+	if (c->last) {
+		uint32_t next = (uint32_t)c->size;
+
+		memcpy(c->buf + c->last - 1 +
+			       offsetof(struct vfio_info_cap_header, next),
+		       &next, sizeof(next));
+	}
 	c->last = c->size + 1;
 	c->size += size;
-	return h;
+	return 0;
 }
 
 /* vfio_info_cap_shift(): make the next links relative to the info. */
 static void cap_shift(struct caps *c, uint32_t offset)
 {
+	const size_t at_next = offsetof(struct vfio_info_cap_header, next);
 	size_t at = 0;
 
 	while (c->size) {
-		struct vfio_info_cap_header *h = (void *)(c->buf + at);
-		size_t next = h->next;
+		uint32_t next, shifted;
 
-		if (next)
-			h->next += offset;
+		memcpy(&next, c->buf + at + at_next, sizeof(next));
 		if (!next)
 			break;
+		shifted = next + offset;
+		memcpy(c->buf + at + at_next, &shifted, sizeof(shifted));
 		at = next;
 	}
 }
@@ -493,8 +499,8 @@ static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
 	struct vfiosim_type1_info ti;
 	size_t minsz = offsetof(struct vfio_iommu_type1_info, cap_offset);
 	struct caps caps = { .size = 0 };
-	struct vfio_iommu_type1_info_cap_migration *mig;
-	struct vfio_iommu_type1_info_dma_avail *avail;
+	struct vfio_iommu_type1_info_cap_migration mig = { 0 };
+	struct vfio_iommu_type1_info_dma_avail avail = { 0 };
 	int rc;
 
 	memset(&info, 0, sizeof(info));
@@ -508,30 +514,37 @@ static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
 		return rc;
 	info.flags = VFIO_IOMMU_INFO_PGSIZES;
 	info.iova_pgsizes = ti.iova_pgsizes;
-	mig = cap_add(&caps, sizeof(*mig), VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
-		      1);
-	avail = cap_add(&caps, sizeof(*avail), VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
-			1);
-	if (!mig || !avail)
+	mig.flags = 0;
+	mig.pgsize_bitmap = ti.migration_pgsize;
+	mig.max_dirty_bitmap_size = ti.max_dirty_bitmap_size;
+	avail.avail = ti.dma_avail;
+	if (cap_add(&caps, &mig, sizeof(mig),
+		    VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION) ||
+	    cap_add(&caps, &avail, sizeof(avail),
+		    VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL))
 		return -ENOMEM;
-	mig->flags = 0;
-	mig->pgsize_bitmap = ti.migration_pgsize;
-	mig->max_dirty_bitmap_size = ti.max_dirty_bitmap_size;
-	avail->avail = ti.dma_avail;
 	if (ti.nr_iovas) {
-		struct vfio_iommu_type1_info_cap_iova_range *r;
-		size_t size =
-			sizeof(*r) + ti.nr_iovas * sizeof(r->iova_ranges[0]);
+		/* Header, nr_iovas, reserved, then {start, end} pairs. */
+		const size_t head =
+			sizeof(struct vfio_iommu_type1_info_cap_iova_range);
+		uint32_t n = ti.nr_iovas < VFIOSIM_TYPE1_MAX_IOVA_RANGES ?
+				     ti.nr_iovas :
+				     VFIOSIM_TYPE1_MAX_IOVA_RANGES;
+		uint8_t cap[sizeof(struct vfio_iommu_type1_info_cap_iova_range) +
+			    VFIOSIM_TYPE1_MAX_IOVA_RANGES * 16];
 
-		r = cap_add(&caps, size, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
-			    1);
-		if (!r)
-			return -ENOMEM;
-		r->nr_iovas = ti.nr_iovas;
-		for (uint32_t i = 0; i < ti.nr_iovas; i++) {
-			r->iova_ranges[i].start = ti.iovas[i].start;
-			r->iova_ranges[i].end = ti.iovas[i].last;
+		memset(cap, 0, sizeof(cap));
+		memcpy(cap + offsetof(
+				     struct vfio_iommu_type1_info_cap_iova_range,
+				     nr_iovas),
+		       &n, sizeof(n));
+		for (uint32_t i = 0; i < n; i++) {
+			memcpy(cap + head + i * 16, &ti.iovas[i].start, 8);
+			memcpy(cap + head + i * 16 + 8, &ti.iovas[i].last, 8);
 		}
+		if (cap_add(&caps, cap, head + n * 16,
+			    VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE))
+			return -ENOMEM;
 	}
 	if (caps.size) {
 		info.flags |= VFIO_IOMMU_INFO_CAPS;

@@ -132,31 +132,24 @@ static void uapi_body(struct vfiosim_world *w, void *arg)
 	{
 		uint32_t off = info.i.cap_offset;
 
+		/* 6.1's capabilities are misaligned: read them as bytes. */
 		for (int k = 0; k < 3 && off; k++) {
-			struct vfio_info_cap_header *h =
-				(void *)(info.raw + off);
+			const uint8_t *p = info.raw + off;
+			struct vfio_info_cap_header h;
 
+			memcpy(&h, p, sizeof(h));
 			o->cap_offsets[k] = off;
-			o->cap_next[k] = h->next;
-			if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-				struct vfio_iommu_type1_info_cap_iova_range *r =
-					(void *)h;
-
-				o->nr_iovas = r->nr_iovas;
-				o->iova_end1 = r->iova_ranges[1].end;
-			} else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
-				o->avail =
-					((struct vfio_iommu_type1_info_dma_avail
-						  *)h)
-						->avail;
-			} else if (h->id ==
+			o->cap_next[k] = h.next;
+			if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+				memcpy(&o->nr_iovas, p + 8, 4);
+				memcpy(&o->iova_end1, p + 16 + 16 + 8, 8);
+			} else if (h.id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
+				memcpy(&o->avail, p + 8, 4);
+			} else if (h.id ==
 				   VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION) {
-				o->mig_pgsize =
-					((struct vfio_iommu_type1_info_cap_migration
-						  *)h)
-						->pgsize_bitmap;
+				memcpy(&o->mig_pgsize, p + 16, 8);
 			}
-			off = h->next;
+			off = h.next;
 		}
 	}
 

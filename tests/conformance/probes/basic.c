@@ -67,28 +67,33 @@ static void info(const char *label, uint32_t argsz)
 	line("info", label, rc, "argsz=%u flags=0x%x pgsizes=0x%llx cap=%u",
 	     u.i.argsz, u.i.flags, (unsigned long long)u.i.iova_pgsizes,
 	     u.i.cap_offset);
+	/* 6.1 leaves the capabilities misaligned: read them as bytes. */
 	for (off = u.i.cap_offset; rc == 0 && off && off < argsz;) {
-		struct vfio_info_cap_header *h = (void *)(u.raw + off);
+		const uint8_t *p = u.raw + off;
+		struct vfio_info_cap_header h;
+		uint32_t v;
 
-		printf("op=cap case=%s at=%u id=%u next=%u", label, off, h->id,
-		       h->next);
-		if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL)
-			printf(" avail=%u",
-			       ((struct vfio_iommu_type1_info_dma_avail *)h)
-				       ->avail);
-		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-			struct vfio_iommu_type1_info_cap_iova_range *r =
-				(void *)h;
+		memcpy(&h, p, sizeof(h));
+		printf("op=cap case=%s at=%u id=%u next=%u", label, off, h.id,
+		       h.next);
+		if (h.id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
+			memcpy(&v, p + 8, 4);
+			printf(" avail=%u", v);
+		}
+		if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			memcpy(&v, p + 8, 4);
+			for (uint32_t k = 0; k < v; k++) {
+				uint64_t start, end;
 
-			for (uint32_t k = 0; k < r->nr_iovas; k++)
+				memcpy(&start, p + 16 + 16 * k, 8);
+				memcpy(&end, p + 24 + 16 * k, 8);
 				printf(" range=0x%llx-0x%llx",
-				       (unsigned long long)r->iova_ranges[k]
-					       .start,
-				       (unsigned long long)r->iova_ranges[k]
-					       .end);
+				       (unsigned long long)start,
+				       (unsigned long long)end);
+			}
 		}
 		putchar('\n');
-		off = h->next;
+		off = h.next;
 	}
 }
 
