@@ -646,9 +646,8 @@ static bool vfio_iommu_iova_dma_valid(struct vfiosim_type1 *t1, uint64_t start,
 	return false;
 }
 
-VFIOSIM_EXPORT int vfiosim_type1_map_dma(struct vfiosim_type1 *t1,
-					 uint64_t vaddr, uint64_t iova,
-					 uint64_t size, uint32_t flags)
+static int type1_map_dma(struct vfiosim_type1 *t1, uint64_t vaddr,
+			 uint64_t iova, uint64_t size, uint32_t flags)
 {
 	bool set_vaddr = flags & VFIOSIM_DMA_MAP_FLAG_VADDR;
 	struct vfiosim_task *task;
@@ -741,10 +740,10 @@ out_unlock:
 	return ret;
 }
 
-VFIOSIM_EXPORT int
-vfiosim_type1_unmap_dma(struct vfiosim_type1 *t1, uint64_t iova, uint64_t size,
-			uint32_t flags, const struct vfiosim_type1_bitmap *bm,
-			uint64_t *unmapped_out)
+static int type1_unmap_dma(struct vfiosim_type1 *t1, uint64_t iova,
+			   uint64_t size, uint32_t flags,
+			   const struct vfiosim_type1_bitmap *bm,
+			   uint64_t *unmapped_out)
 {
 	bool get_dirty = flags & VFIOSIM_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
 	bool unmap_all = flags & VFIOSIM_DMA_UNMAP_FLAG_ALL;
@@ -1126,8 +1125,8 @@ static struct vfio_iommu_group *find_group(struct vfio_domain *d,
 
 #define MAX_RESV 32
 
-VFIOSIM_EXPORT int vfiosim_type1_attach_group(struct vfiosim_type1 *t1,
-					      struct vfiosim_iommu_group *ig)
+static int type1_attach_group(struct vfiosim_type1 *t1,
+			      struct vfiosim_iommu_group *ig)
 {
 	struct vfiosim_iommu_range resv[MAX_RESV];
 	struct vfiosim_iommu_domain_info info;
@@ -1290,8 +1289,8 @@ static void iova_refresh(struct vfiosim_type1 *t1)
 	t1->iova_list = l;
 }
 
-VFIOSIM_EXPORT int vfiosim_type1_detach_group(struct vfiosim_type1 *t1,
-					      struct vfiosim_iommu_group *ig)
+static int type1_detach_group(struct vfiosim_type1 *t1,
+			      struct vfiosim_iommu_group *ig)
 {
 	struct vfio_domain **dp, *domain;
 	struct vfio_iommu_group **gp, *group = NULL;
@@ -1517,7 +1516,7 @@ static int vfio_iova_dirty_bitmap(struct vfiosim_type1 *t1, uint64_t *user,
 	return 0;
 }
 
-VFIOSIM_EXPORT int vfiosim_type1_dirty_start(struct vfiosim_type1 *t1)
+static int type1_dirty_start(struct vfiosim_type1 *t1)
 {
 	int ret = 0;
 
@@ -1536,7 +1535,7 @@ VFIOSIM_EXPORT int vfiosim_type1_dirty_start(struct vfiosim_type1 *t1)
 	return ret;
 }
 
-VFIOSIM_EXPORT int vfiosim_type1_dirty_stop(struct vfiosim_type1 *t1)
+static int type1_dirty_stop(struct vfiosim_type1 *t1)
 {
 	if (!t1)
 		return -EINVAL;
@@ -1551,9 +1550,8 @@ VFIOSIM_EXPORT int vfiosim_type1_dirty_stop(struct vfiosim_type1 *t1)
 	return 0;
 }
 
-VFIOSIM_EXPORT int
-vfiosim_type1_dirty_get(struct vfiosim_type1 *t1, uint64_t iova, uint64_t size,
-			const struct vfiosim_type1_bitmap *bm)
+static int type1_dirty_get(struct vfiosim_type1 *t1, uint64_t iova,
+			   uint64_t size, const struct vfiosim_type1_bitmap *bm)
 {
 	uint64_t pgsize;
 	int ret;
@@ -1777,4 +1775,64 @@ VFIOSIM_EXPORT int vfiosim_type1_check_invariants(struct vfiosim_type1 *t1)
 			 "vaddr_invalid_count");
 	vfiosim_mutex_unlock(&t1->lock);
 	return bad;
+}
+
+/*
+ * The entry points.  Built with -Dinvariants=true (CI's sanitizer build),
+ * every operation ends with vfiosim_type1_check_invariants().
+ */
+#ifdef VFIOSIM_INVARIANTS
+#define CHECKED(t1, call)                           \
+	({                                          \
+		int _rc = (call);                   \
+		vfiosim_type1_check_invariants(t1); \
+		_rc;                                \
+	})
+#else
+#define CHECKED(t1, call) (call)
+#endif
+
+VFIOSIM_EXPORT int vfiosim_type1_map_dma(struct vfiosim_type1 *t1,
+					 uint64_t vaddr, uint64_t iova,
+					 uint64_t size, uint32_t flags)
+{
+	return CHECKED(t1, type1_map_dma(t1, vaddr, iova, size, flags));
+}
+
+VFIOSIM_EXPORT int
+vfiosim_type1_unmap_dma(struct vfiosim_type1 *t1, uint64_t iova, uint64_t size,
+			uint32_t flags, const struct vfiosim_type1_bitmap *bm,
+			uint64_t *unmapped)
+{
+	return CHECKED(t1,
+		       type1_unmap_dma(t1, iova, size, flags, bm, unmapped));
+}
+
+VFIOSIM_EXPORT int vfiosim_type1_attach_group(struct vfiosim_type1 *t1,
+					      struct vfiosim_iommu_group *ig)
+{
+	return CHECKED(t1, type1_attach_group(t1, ig));
+}
+
+VFIOSIM_EXPORT int vfiosim_type1_detach_group(struct vfiosim_type1 *t1,
+					      struct vfiosim_iommu_group *ig)
+{
+	return CHECKED(t1, type1_detach_group(t1, ig));
+}
+
+VFIOSIM_EXPORT int vfiosim_type1_dirty_start(struct vfiosim_type1 *t1)
+{
+	return CHECKED(t1, type1_dirty_start(t1));
+}
+
+VFIOSIM_EXPORT int vfiosim_type1_dirty_stop(struct vfiosim_type1 *t1)
+{
+	return CHECKED(t1, type1_dirty_stop(t1));
+}
+
+VFIOSIM_EXPORT int
+vfiosim_type1_dirty_get(struct vfiosim_type1 *t1, uint64_t iova, uint64_t size,
+			const struct vfiosim_type1_bitmap *bm)
+{
+	return CHECKED(t1, type1_dirty_get(t1, iova, size, bm));
 }
