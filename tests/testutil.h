@@ -58,6 +58,21 @@ static inline unsigned int tu_count(const char *hay, const char *needle)
 	return n;
 }
 
+/* Exploration options for tests: never read VFIOSIM_REPLAY behind their
+ * back (a test that wants it says so). */
+static inline struct vfiosim_explore_opts
+tu_opts(const char *name, enum vfiosim_strategy st, unsigned long iterations)
+{
+	struct vfiosim_explore_opts o;
+
+	vfiosim_explore_opts_init(&o);
+	o.strategy = st;
+	o.iterations = iterations;
+	o.name = name;
+	o.ignore_env = true;
+	return o;
+}
+
 #define TU_MAIN(suite_fn)                                 \
 	int main(void)                                    \
 	{                                                 \

@@ -80,6 +80,92 @@ static int pin_frames(struct mm_phys *p, struct meta_cache *c, uint64_t pfn,
 }
 
 /*
+ * The fast paths of pin and unpin work on blocks of up to FAST_BLOCK pages
+ * whose frames lie in one metadata chunk.  They are optimistic: every page
+ * of the block is updated, and the checks are folded into a few words that
+ * are tested once at the end of the block; if any page needed the careful
+ * path, the block is undone (the updates are additions, so undoing them is
+ * exact) and the caller redoes it page by page.  A block never crosses the
+ * chunk boundary that a run of ascending pfns would cross, so the common
+ * case -- runs of consecutive frames -- never fails.
+ */
+#define FAST_BLOCK 64u
+/* refpin bits that must be clear: ref and pin below 2^31 (a pin), or the
+ * counts that remain after an unpin. */
+#define REFPIN_SIGN ((1ull << 63) | (1ull << 31))
+
+/*
+ * Pin the frames of the @m leaf entries at @t into @out, if every entry is
+ * present and maps a frame of chunk @ch (index @cidx) whose refcount is in
+ * [1, 2^31) and pin count below 2^31.  A refcount of 0 is a free frame or a
+ * tail of a compound page, so a frame that passes is a small page or a
+ * head, and its metadata holds its counts.  Lock held.  False (nothing
+ * changed but @out) if a page needs the careful path.
+ */
+static inline bool pin_block_fast(const uint64_t *t, unsigned int m,
+				  struct phys_chunk *ch, uint64_t cidx,
+				  uint16_t who, uint64_t *out)
+{
+	const uint64_t key = (cidx << (PHYS_CHUNK_SHIFT + 1)) | PTE_PRESENT;
+	const uint64_t mask = ~((uint64_t)(PHYS_CHUNK_FRAMES - 1) << 1);
+	uint64_t bad = 0, acc = 0, whod = 0;
+	unsigned int k;
+
+	for (k = 0; k < m; k++) {
+		uint64_t e = t[k], pfn = pte_pfn(e);
+		struct phys_page *pg = &ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
+		uint64_t old = pg->refpin;
+
+		/* Present and in the chunk; ref >= 1; no sign bit set. */
+		bad |= (e ^ key) & mask;
+		acc |= old | (old - 1);
+		whod |= (uint64_t)(uint16_t)(pg->who ^ who);
+		pg->refpin = old + PHYS_REFPIN_ONE;
+		out[k] = pfn;
+	}
+	if (unlikely(bad | (acc & REFPIN_SIGN))) {
+		for (k = 0; k < m; k++)
+			ch->pg[pte_pfn(t[k]) & (PHYS_CHUNK_FRAMES - 1)].refpin -=
+				PHYS_REFPIN_ONE;
+		return false;
+	}
+	if (unlikely(whod))
+		for (k = 0; k < m; k++)
+			ch->pg[out[k] & (PHYS_CHUNK_FRAMES - 1)].who = who;
+	return true;
+}
+
+/*
+ * A fast block at leaf entries t[idx..end) if the first maps a frame of
+ * the cached chunk (and that chunk does not hold the zero page @zchunk a
+ * write pin must not take): returns the pages pinned, or 0 with *careful
+ * set to the number of pages the careful path must take first.
+ */
+static inline unsigned int pin_try_fast(const uint64_t *t, unsigned int idx,
+					unsigned int end,
+					const struct meta_cache *c,
+					uint64_t zchunk, uint16_t who,
+					uint64_t *out, unsigned int *careful)
+{
+	uint64_t e0 = t[idx], p0 = pte_pfn(e0);
+	unsigned int m = end - idx, room;
+
+	*careful = 1;
+	if (!(e0 & PTE_PRESENT) || (p0 >> PHYS_CHUNK_SHIFT) != c->cidx ||
+	    c->cidx == zchunk)
+		return 0;
+	room = PHYS_CHUNK_FRAMES - (unsigned int)(p0 & (PHYS_CHUNK_FRAMES - 1));
+	if (m > FAST_BLOCK)
+		m = FAST_BLOCK;
+	if (m > room)
+		m = room;
+	if (likely(pin_block_fast(&t[idx], m, c->ch, c->cidx, who, out)))
+		return m;
+	*careful = m;
+	return 0;
+}
+
+/*
  * Pin up to @n pages of @v from @addr whose page-table entries are present
  * and usable; stops at the first that needs a fault.  Returns pages pinned
  * or a negative errno if the very first failed for a reason other than
@@ -94,6 +180,11 @@ static long pin_present(struct vfiosim_mm *mm, uint64_t addr, unsigned long n,
 	uint16_t who = phys_who(mm->w);
 	unsigned long done = 0;
 	unsigned int levels = (47 - p->page_shift + 8) / 9;
+	/* A write pin must fault (COW) a zero-page entry. */
+	uint64_t zero = write ? p->zero_pfn : UINT64_MAX;
+	uint64_t zchunk = zero == VFIOSIM_PFN_INVALID ?
+				  UINT64_MAX :
+				  zero >> PHYS_CHUNK_SHIFT;
 	int rc = 0;
 
 	mm_lock_ptl(mm);
@@ -127,48 +218,39 @@ static long pin_present(struct vfiosim_mm *mm, uint64_t addr, unsigned long n,
 			vpn += k;
 			continue;
 		}
-		/* A page table: run along it.  The common case -- a small
-		 * page in the cached metadata chunk -- is inline. */
-		unsigned int idx = vpn & 511, end = 512;
-		uint64_t zero = write ? p->zero_pfn : UINT64_MAX;
-		uint64_t cidx = c.cidx;
-		struct phys_chunk *ch = c.ch;
+		/* A page table: run along it, in fast blocks where the
+		 * frames are in the cached metadata chunk, else page by
+		 * page. */
+		unsigned int idx = vpn & 511, end = 512, careful = 0;
 
 		if (end - idx > n - done)
 			end = idx + (unsigned int)(n - done);
-		for (; idx < end; idx++) {
+		while (idx < end) {
 			uint64_t pfn;
-			struct phys_page *pg;
 
+			if (!careful) {
+				unsigned int m =
+					pin_try_fast(t, idx, end, &c, zchunk,
+						     who, out + done, &careful);
+
+				idx += m;
+				done += m;
+				vpn += m;
+				if (m)
+					continue;
+			}
+			/* The careful path, one page. */
 			e = t[idx];
 			pfn = pte_pfn(e);
 			if (unlikely(!e || pfn == zero))
 				goto out;
-			if (likely((pfn >> PHYS_CHUNK_SHIFT) == cidx)) {
-				pg = &ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
-				/* Runs are usually contiguous: fetch ahead
-				 * (prefetches never fault). */
-				__builtin_prefetch(&t[idx + 16]);
-				__builtin_prefetch(pg + 16, 1);
-				/* In use (ref >= 1), small, no overflow. */
-				if (likely(!pg->order &&
-					   pg->ref - 1u < UINT32_MAX - 2 &&
-					   pg->pin < UINT32_MAX - 1)) {
-					pg->refpin += PHYS_REFPIN_ONE;
-					if (pg->who != who)
-						pg->who = who;
-					out[done++] = pfn;
-					vpn++;
-					continue;
-				}
-			}
 			rc = pin_frames(p, &c, pfn, 1, who);
 			if (rc)
 				goto out;
-			cidx = c.cidx;
-			ch = c.ch;
 			out[done++] = pfn;
 			vpn++;
+			idx++;
+			careful--;
 		}
 	}
 out:
@@ -358,9 +440,47 @@ static void unpin_frame(struct mm_phys *p, struct meta_cache *c, uint64_t pfn,
 		h->flags |= VFIOSIM_PAGE_DIRTY;
 	if (--h->ref == 0) {
 		phys_lookup(p, pfn, &r);
-		c->cidx = UINT64_MAX; /* the chunk may go away */
+		/* The chunk goes away with its last frame. */
+		if (!r.chunk || r.chunk->nlive == 1u << r.order)
+			c->cidx = UINT64_MAX;
 		phys_free_page_locked(p, &r);
 	}
+}
+
+/*
+ * Unpin the @m frames @pfns, if all are in chunk @ch (index @cidx), pinned,
+ * and keep a reference after the unpin (so that none is freed): the fast
+ * block of unpin (see FAST_BLOCK).  Lock held.  False, with nothing
+ * changed, if a page needs the careful path.
+ */
+static inline bool unpin_block_fast(const uint64_t *pfns, unsigned int m,
+				    struct phys_chunk *ch, uint64_t cidx,
+				    bool make_dirty)
+{
+	uint64_t bad = 0, acc = 0;
+	unsigned int k;
+
+	for (k = 0; k < m; k++) {
+		uint64_t pfn = pfns[k];
+		struct phys_page *pg = &ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
+		uint64_t v = pg->refpin - PHYS_REFPIN_ONE;
+
+		/* In the chunk; pin was >= 1 and ref >= 2. */
+		bad |= (pfn >> PHYS_CHUNK_SHIFT) ^ cidx;
+		acc |= v | (v - 1);
+		pg->refpin = v;
+	}
+	if (unlikely(bad | (acc & REFPIN_SIGN))) {
+		for (k = 0; k < m; k++)
+			ch->pg[pfns[k] & (PHYS_CHUNK_FRAMES - 1)].refpin +=
+				PHYS_REFPIN_ONE;
+		return false;
+	}
+	if (make_dirty)
+		for (k = 0; k < m; k++)
+			ch->pg[pfns[k] & (PHYS_CHUNK_FRAMES - 1)].flags |=
+				VFIOSIM_PAGE_DIRTY;
+	return true;
 }
 
 static int unpin_report(struct vfiosim_world *w, const struct unpin_bad *bad)
@@ -391,34 +511,30 @@ VFIOSIM_EXPORT int vfiosim_unpin_user_pages_dirty_lock(struct vfiosim_world *w,
 	if (!p)
 		return -EINVAL;
 	phys_lock(p);
-	{
-		/* The cache in locals: stores through pg cannot alias it. */
-		uint64_t cidx = c.cidx;
-		struct phys_chunk *ch = c.ch;
-		uint16_t dirty = make_dirty ? VFIOSIM_PAGE_DIRTY : 0;
+	for (unsigned long i = 0; i < npages;) {
+		uint64_t pfn = pfns[i];
+		unsigned long m = 1;
 
-		for (unsigned long i = 0; i < npages; i++) {
-			uint64_t pfn = pfns[i];
+		if ((pfn >> PHYS_CHUNK_SHIFT) == c.cidx) {
+			unsigned long room =
+				PHYS_CHUNK_FRAMES -
+				(unsigned long)(pfn & (PHYS_CHUNK_FRAMES - 1));
 
-			/* Inline: a small page, in the cached chunk, that
-			 * stays allocated. */
-			if (likely((pfn >> PHYS_CHUNK_SHIFT) == cidx)) {
-				struct phys_page *pg =
-					&ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
-
-				__builtin_prefetch(pg + 16, 1);
-				/* Pinned and not the last reference. */
-				if (likely(!pg->order && pg->pin &&
-					   pg->ref > 1)) {
-					pg->refpin -= PHYS_REFPIN_ONE;
-					pg->flags |= dirty;
-					continue;
-				}
+			m = npages - i;
+			if (m > FAST_BLOCK)
+				m = FAST_BLOCK;
+			if (m > room)
+				m = room;
+			if (likely(unpin_block_fast(pfns + i, (unsigned int)m,
+						    c.ch, c.cidx,
+						    make_dirty))) {
+				i += m;
+				continue;
 			}
-			unpin_frame(p, &c, pfn, make_dirty, &bad);
-			cidx = c.cidx;
-			ch = c.ch;
 		}
+		/* The careful path for the @m pages. */
+		for (; m; m--, i++)
+			unpin_frame(p, &c, pfns[i], make_dirty, &bad);
 	}
 	phys_unlock(p);
 	return unpin_report(w, &bad);

@@ -23,8 +23,8 @@ for a in "$@"; do
 done
 out=$(mktemp)
 trap 'rm -f "$out" "$out.err" "$out.want" "$out.got"' EXIT
-env "$@" VFIOSIM_PRELOAD_STRICT=1 LD_PRELOAD="$preload" \
-	"$probe" /dev/vfio/1 0000:00:01.0 >"$out" 2>"$out.err"
+env "$@" VFIOSIM_PRELOAD_STRICT=1 "$(dirname "$0")/preload-run.sh" \
+	"$preload" "$probe" /dev/vfio/1 0000:00:01.0 >"$out" 2>"$out.err"
 status=$?
 grep -v '^op=end' "$recorded" >"$out.want"
 grep -v '^op=end' "$out" >"$out.got"

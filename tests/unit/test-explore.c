@@ -7,18 +7,7 @@
 #include "scenarios.h"
 #include "testutil.h"
 
-static struct vfiosim_explore_opts
-opts(const char *name, enum vfiosim_strategy st, unsigned long iterations)
-{
-	struct vfiosim_explore_opts o;
-
-	vfiosim_explore_opts_init(&o);
-	o.strategy = st;
-	o.iterations = iterations;
-	o.name = name;
-	o.ignore_env = true;
-	return o;
-}
+#define opts tu_opts
 
 static void nothing(struct vfiosim_world *w, void *arg)
 {

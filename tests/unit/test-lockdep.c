@@ -6,18 +6,7 @@
 
 #include "testutil.h"
 
-static struct vfiosim_explore_opts
-opts(const char *name, enum vfiosim_strategy st, unsigned long iterations)
-{
-	struct vfiosim_explore_opts o;
-
-	vfiosim_explore_opts_init(&o);
-	o.strategy = st;
-	o.iterations = iterations;
-	o.name = name;
-	o.ignore_env = true;
-	return o;
-}
+#define opts tu_opts
 
 /*
  * Schedule 0 takes A then B, schedule 1 takes B then A, each in a single

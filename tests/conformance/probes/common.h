@@ -9,6 +9,18 @@
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+/* 1 MiB of touched anonymous memory for mappings; 0 on failure. */
+static __attribute__((unused)) uint64_t probe_buffer(void)
+{
+	uint8_t *buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (buf == MAP_FAILED)
+		return 0;
+	memset(buf, 1, 1 << 20);
+	return (uint64_t)(uintptr_t)buf;
+}
+
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +131,18 @@ static __attribute__((unused)) int setup(const char *group, int type)
 		rc = ioctl(cfd, VFIO_SET_IOMMU, type);
 	line("setup", "container", rc, "type=%d", type);
 	return rc ? -1 : 0;
+}
+
+/* 1 MiB of touched anonymous memory for mappings; 0 on failure. */
+static __attribute__((unused)) uint64_t probe_buffer(void)
+{
+	uint8_t *buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (buf == MAP_FAILED)
+		return 0;
+	memset(buf, 1, 1 << 20);
+	return (uint64_t)(uintptr_t)buf;
 }
 
 #endif

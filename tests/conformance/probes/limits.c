@@ -29,17 +29,13 @@ static int set_ipc_lock(int on)
 int main(int argc, char **argv)
 {
 	struct rlimit rl = { 8 * PG, 8 * PG };
-	uint8_t *buf;
 	uint64_t va;
 
 	if (argc < 2 || setup(argv[1], VFIO_TYPE1v2_IOMMU))
 		return 1;
-	buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
+	va = probe_buffer();
+	if (!va)
 		return 1;
-	memset(buf, 1, 1 << 20);
-	va = (uint64_t)(uintptr_t)buf;
 	avail("start");
 	do_map("one", va, 0x100000, PG, 3);
 	do_map("two", va + PG, 0x101000, PG, 3);

@@ -59,18 +59,14 @@ int main(int argc, char **argv)
 {
 	struct vfio_iommu_type1_dirty_bitmap d = { .argsz = sizeof(d),
 						   .flags = 1 };
-	uint8_t *buf;
 	uint64_t va;
 	long rc;
 
 	if (argc < 2 || setup(argv[1], VFIO_TYPE1v2_IOMMU))
 		return 1;
-	buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
+	va = probe_buffer();
+	if (!va)
 		return 1;
-	memset(buf, 1, 1 << 20);
-	va = (uint64_t)(uintptr_t)buf;
 	do_map("m", va, 0x400000, 8 * PG, 3);
 	do_map("n", va + 8 * PG, 0x420000, 4 * PG, 3);
 	errno = 0;

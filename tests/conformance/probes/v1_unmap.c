@@ -12,18 +12,14 @@ int main(int argc, char **argv)
 {
 	struct vfio_iommu_type1_dirty_bitmap d = { .argsz = sizeof(d),
 						   .flags = 1 };
-	uint8_t *buf;
 	uint64_t va;
 	long rc;
 
 	if (argc < 2 || setup(argv[1], VFIO_TYPE1_IOMMU))
 		return 1;
-	buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
+	va = probe_buffer();
+	if (!va)
 		return 1;
-	memset(buf, 1, 1 << 20);
-	va = (uint64_t)(uintptr_t)buf;
 	do_map("a", va, 0x100000, 16 * PG, 3);
 	do_map("b", va + 16 * PG, 0x110000, 4 * PG, 3);
 	do_map("c", va + 20 * PG, 0x200000, 8 * PG, 3);
