@@ -155,6 +155,33 @@ int vfiosim_type1_detach_group(struct vfiosim_type1 *t1,
 			       struct vfiosim_iommu_group *group);
 
 /**
+ * vfiosim_type1_attach_emulated_group() - attach a group with no IOMMU
+ * (VFIO_EMULATED_IOMMU: a mediated device's): no domain; a container
+ * that has only such groups maps without pinning.  While one is attached,
+ * UPDATE_VADDR is not offered and VADDR invalidation is -EBUSY (6.1.y).
+ * @t1: the backend.
+ * @token: identifies the group (any unique pointer).
+ *
+ * Fault point "vfio.group_alloc".
+ *
+ * Return: 0, -EINVAL (NULL, already attached), -EBUSY (a vaddr is
+ * invalid), -ENOMEM.
+ */
+int vfiosim_type1_attach_emulated_group(struct vfiosim_type1 *t1,
+					const void *token);
+
+/**
+ * vfiosim_type1_detach_emulated_group() - detach an emulated group; when no
+ * group of any kind is left every mapping is removed.
+ * @t1: the backend.
+ * @token: as attached.
+ *
+ * Return: 0, -EINVAL, -ENOENT.
+ */
+int vfiosim_type1_detach_emulated_group(struct vfiosim_type1 *t1,
+					const void *token);
+
+/**
  * vfiosim_type1_map_dma() - VFIO_IOMMU_MAP_DMA as vfio_dma_do_map() of 6.1:
  * pin [@vaddr, @vaddr + @size) from the current task's mm and map it at
  * @iova in every domain.
@@ -203,7 +230,8 @@ struct vfiosim_type1_bitmap {
  * @unmapped: out (may be NULL): bytes unmapped (or invalidated), as the
  *	kernel sets unmap->size (the ioctl copies it back only on success).
  *
- * Return: 0; -EINVAL (unknown flags, misaligned or zero size, wrap, ALL
+ * Return: 0; -EBUSY (VADDR while an emulated group is attached); -EINVAL
+ * (unknown flags, misaligned or zero size, wrap, ALL
  * with iova or size, a v2 request that bisects a mapping, VADDR on an
  * already invalid mapping, GET_DIRTY_BITMAP with ALL or VADDR, with
  * tracking off or with another page size than the smallest); -EFAULT (the

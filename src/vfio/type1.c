@@ -18,9 +18,12 @@
  * words with one spare word, and reports with the same shift-and-copy, so
  * its "stale shifted bits" are reproduced.
  *
+ * Emulated groups (mediated devices' groups, no IOMMU) attach without a
+ * domain: a container that has only them maps without pinning.
+ *
  * Not yet modelled (they come with the mediated-device work): external
  * pinning (vfio_pin_pages, pfn_list), the unmap notification to devices,
- * emulated groups, vfio_dma_rw.
+ * vfio_dma_rw.
  *
  * Vocabulary: a vfio_dma covers [iova, iova + size); IOVA list ranges are
  * [start, end] with end inclusive.  Arithmetic wraps exactly as the
@@ -88,6 +91,11 @@ struct vfio_domain {
 	struct vfio_domain *next;
 };
 
+struct vfio_emulated_group {
+	const void *token;
+	struct vfio_emulated_group *next;
+};
+
 struct iova_list {
 	struct vfiosim_iommu_range *r; /* start, last (inclusive) */
 	unsigned int n, cap;
@@ -97,6 +105,7 @@ struct vfiosim_type1 {
 	struct vfiosim_world *w;
 	struct vfiosim_mutex lock;	 /* "iommu->lock" */
 	struct vfio_domain *domain_list; /* newest first */
+	struct vfio_emulated_group *emulated_groups;
 	struct iova_list iova_list;
 	struct dma_tree dma_list;
 	unsigned long ndma;
@@ -765,6 +774,11 @@ static int type1_unmap_dma(struct vfiosim_type1 *t1, uint64_t iova,
 		return -EINVAL;
 
 	vfiosim_mutex_lock(&t1->lock);
+	/* 6.1.y: no vaddr changes while mediated devices could pin. */
+	if (invalidate_vaddr && t1->emulated_groups) {
+		ret = -EBUSY;
+		goto unlock;
+	}
 	pgsize = 1ull << ffs64(t1->pgsize_bitmap);
 	if (iova & (pgsize - 1))
 		goto unlock;
@@ -1253,6 +1267,22 @@ static void vfio_iommu_unmap_unpin_all(struct vfiosim_type1 *t1)
 		vfio_remove_dma(t1, dma);
 }
 
+/*
+ * vfio_iommu_unmap_unpin_reaccount(): the last IOMMU domain goes while
+ * emulated groups stay: every mapping is unmapped and unpinned, its charge
+ * left only for externally pinned pages (none are modelled yet).
+ */
+static void vfio_iommu_unmap_unpin_reaccount(struct vfiosim_type1 *t1)
+{
+	struct vfio_dma *dma;
+
+	RB_FOREACH(dma, dma_tree, &t1->dma_list) {
+		long locked = 0, unlocked = vfio_unmap_unpin(t1, dma, false);
+
+		vfio_lock_acct(dma, locked - unlocked, true);
+	}
+}
+
 /* Rebuild the IOVA list from the remaining domains (detach). */
 static void iova_refresh(struct vfiosim_type1 *t1)
 {
@@ -1318,9 +1348,13 @@ static int type1_detach_group(struct vfiosim_type1 *t1,
 	*gp = group->next;
 	vfiosim_free(t1->w, group);
 	if (!domain->group_list) {
-		/* The last domain takes every mapping with it. */
-		if (t1->domain_list == domain && !domain->next) {
+		/* The last domain takes every mapping with it ... */
+		if (t1->domain_list == domain && !domain->next &&
+		    !t1->emulated_groups) {
 			vfio_iommu_unmap_unpin_all(t1);
+		} else if (t1->domain_list == domain && !domain->next) {
+			/* ... unless emulated groups keep them: unpin. */
+			vfio_iommu_unmap_unpin_reaccount(t1);
 		} else {
 			struct vfio_dma *dma;
 
@@ -1586,7 +1620,7 @@ VFIOSIM_EXPORT int vfiosim_type1_check_extension(struct vfiosim_type1 *t1,
 		return 1;
 	case VFIOSIM_UPDATE_VADDR:
 		/* 6.1.y: only with a backend and no emulated group. */
-		return t1 != NULL;
+		return t1 && !t1->emulated_groups;
 	case VFIOSIM_DMA_CC_IOMMU:
 		if (!t1)
 			return 0;
@@ -1642,6 +1676,12 @@ VFIOSIM_EXPORT void vfiosim_type1_release(struct vfiosim_type1 *t1)
 	if (!t1)
 		return;
 	vfiosim_mutex_lock(&t1->lock);
+	while (t1->emulated_groups) {
+		struct vfio_emulated_group *g = t1->emulated_groups;
+
+		t1->emulated_groups = g->next;
+		vfiosim_free(t1->w, g);
+	}
 	vfio_iommu_unmap_unpin_all(t1);
 	while ((d = t1->domain_list)) {
 		struct vfio_iommu_group *g;
@@ -1705,6 +1745,9 @@ VFIOSIM_EXPORT int vfiosim_type1_get_stats(struct vfiosim_type1 *t1,
 		st->vaddr_invalid += dma->vaddr_invalid;
 	}
 	st->num_non_pinned_groups = t1->num_non_pinned_groups;
+	for (struct vfio_emulated_group *g = t1->emulated_groups; g;
+	     g = g->next)
+		st->emulated_groups++;
 	vfiosim_mutex_unlock(&t1->lock);
 	return 0;
 }
@@ -1777,6 +1820,62 @@ VFIOSIM_EXPORT int vfiosim_type1_check_invariants(struct vfiosim_type1 *t1)
 	return bad;
 }
 
+/* vfio_iommu_type1_attach_group() for VFIO_EMULATED_IOMMU groups. */
+static int type1_attach_emulated(struct vfiosim_type1 *t1, const void *token)
+{
+	struct vfio_emulated_group *g;
+	int ret = 0;
+
+	if (!t1 || !token)
+		return -EINVAL;
+	vfiosim_mutex_lock(&t1->lock);
+	if (t1->vaddr_invalid_count) {
+		ret = -EBUSY;
+		goto out;
+	}
+	for (g = t1->emulated_groups; g; g = g->next)
+		if (g->token == token) {
+			ret = -EINVAL;
+			goto out;
+		}
+	g = t1_alloc(t1, sizeof(*g), "vfio.group_alloc");
+	if (!g) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* Emulated groups have pinned-page dirty scope from the start. */
+	g->token = token;
+	g->next = t1->emulated_groups;
+	t1->emulated_groups = g;
+out:
+	vfiosim_mutex_unlock(&t1->lock);
+	return ret;
+}
+
+static int type1_detach_emulated(struct vfiosim_type1 *t1, const void *token)
+{
+	struct vfio_emulated_group **p, *g;
+
+	if (!t1 || !token)
+		return -EINVAL;
+	vfiosim_mutex_lock(&t1->lock);
+	for (p = &t1->emulated_groups; *p && (*p)->token != token;
+	     p = &(*p)->next)
+		;
+	g = *p;
+	if (!g) {
+		vfiosim_mutex_unlock(&t1->lock);
+		return -ENOENT;
+	}
+	*p = g->next;
+	vfiosim_free(t1->w, g);
+	/* No group left at all: the mappings go. */
+	if (!t1->emulated_groups && !t1->domain_list)
+		vfio_iommu_unmap_unpin_all(t1);
+	vfiosim_mutex_unlock(&t1->lock);
+	return 0;
+}
+
 /*
  * The entry points.  Built with -Dinvariants=true (CI's sanitizer build),
  * every operation ends with vfiosim_type1_check_invariants().
@@ -1835,4 +1934,16 @@ vfiosim_type1_dirty_get(struct vfiosim_type1 *t1, uint64_t iova, uint64_t size,
 			const struct vfiosim_type1_bitmap *bm)
 {
 	return CHECKED(t1, type1_dirty_get(t1, iova, size, bm));
+}
+
+VFIOSIM_EXPORT int vfiosim_type1_attach_emulated_group(struct vfiosim_type1 *t1,
+						       const void *token)
+{
+	return CHECKED(t1, type1_attach_emulated(t1, token));
+}
+
+VFIOSIM_EXPORT int vfiosim_type1_detach_emulated_group(struct vfiosim_type1 *t1,
+						       const void *token)
+{
+	return CHECKED(t1, type1_detach_emulated(t1, token));
 }
