@@ -9,18 +9,6 @@
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-/* 1 MiB of touched anonymous memory for mappings; 0 on failure. */
-static __attribute__((unused)) uint64_t probe_buffer(void)
-{
-	uint8_t *buf = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (buf == MAP_FAILED)
-		return 0;
-	memset(buf, 1, 1 << 20);
-	return (uint64_t)(uintptr_t)buf;
-}
-
 #endif
 #include <errno.h>
 #include <fcntl.h>
