@@ -136,6 +136,51 @@ ssize_t vfiosim_uapi_pwrite(struct vfiosim_world *w, int fd, const void *buf,
 			    size_t count, off_t offset);
 
 /**
+ * vfiosim_uapi_mmap() - mmap(2) of a VFIO descriptor: a device's BAR into
+ * the calling task's simulated mm, as vfio-pci maps it (a VM_IO |
+ * VM_PFNMAP mapping of the BAR's frames, which lie past the end of the
+ * world's memory and have no struct page).  Such a mapping can be given to
+ * VFIO_IOMMU_MAP_DMA (peer-to-peer DMA): type1 maps the frames without
+ * pinning or charging locked_vm, as Linux does.
+ * @w: the world.
+ * @addr: hint, or the address with MAP_FIXED / MAP_FIXED_NOREPLACE.
+ * @len: bytes (rounded up to the page size).
+ * @prot: PROT_READ, PROT_WRITE, PROT_EXEC.
+ * @flags: MAP_SHARED or MAP_SHARED_VALIDATE, optionally MAP_FIXED or
+ *	MAP_FIXED_NOREPLACE.
+ * @fd: a device descriptor.
+ * @offset: region index << 40 plus the page-aligned offset in the region.
+ *
+ * The checks and their order are Linux 6.1's (mmap's own, then
+ * vfio_pci_core_mmap()'s).  The task's mm must be a simulated one: with a
+ * host mm (the preload shim) every check is made but a mapping that would
+ * succeed is refused with ENODEV, since the simulator cannot put device
+ * registers into the real process.  Use vfiosim_uapi_munmap() or
+ * vfiosim_munmap() to unmap.
+ *
+ * Return: the address, or MAP_FAILED with errno EBADF (not a VFIO
+ * descriptor), EINVAL (unaligned @offset, zero @len, MAP_ANONYMOUS, not
+ * MAP_SHARED, not an mmap-able BAR, beyond the BAR, a bad MAP_FIXED
+ * address), ENOMEM, EOVERFLOW, EOPNOTSUPP (MAP_SHARED_VALIDATE with an
+ * unknown flag), ENODEV (container or group descriptor; a host mm), EEXIST
+ * (MAP_FIXED_NOREPLACE over a mapping), EPERM (MAP_FIXED below
+ * VFIOSIM_MMAP_MIN_ADDR).
+ */
+void *vfiosim_uapi_mmap(struct vfiosim_world *w, void *addr, size_t len,
+			int prot, int flags, int fd, off_t offset);
+
+/**
+ * vfiosim_uapi_munmap() - munmap(2) in the calling task's simulated mm.
+ * @w: the world.
+ * @addr: page-aligned start.
+ * @len: bytes.
+ *
+ * Return: 0, or -1 with errno EINVAL (as vfiosim_munmap(); also a host
+ * mm).
+ */
+int vfiosim_uapi_munmap(struct vfiosim_world *w, void *addr, size_t len);
+
+/**
  * vfiosim_uapi_is_vfio_fd() - whether @fd is one of the world's VFIO files.
  *
  * Return: the predicate.

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #include <libvfiosim/uapi.h>
 #include <libvfiosim/vfio.h>
 
+#include "mm/mm_internal.h"
 #include "sim/sim_internal.h"
 
 #define DIRTY_BITMAP_BYTES(n) ((((n) + 63) / 64) * 8)
@@ -44,6 +46,7 @@ enum file_kind { F_CONTAINER = 1, F_GROUP, F_DEVICE };
 
 struct uapi_dev {
 	struct vfiosim_edu *edu;
+	uint64_t bar0_pfn; /* where BAR0 sits in physical memory */
 	struct uapi_dev *next;
 };
 
@@ -70,6 +73,7 @@ struct uapi {
 	unsigned int nfiles, cap;
 	struct uapi_node *nodes;
 	unsigned int dma_entry_limit;
+	unsigned int ndevs; /* devices ever added: BAR placement */
 	int devnull;
 };
 
@@ -268,6 +272,12 @@ VFIOSIM_EXPORT int vfiosim_uapi_add_edu(struct vfiosim_world *w, int id,
 	if (!d)
 		return -ENOMEM;
 	d->edu = edu;
+	/*
+	 * BARs live past the end of memory (pfn_valid() is false there, as
+	 * for real MMIO), 1 MiB apart and 1 MiB aligned.
+	 */
+	d->bar0_pfn = ((vfiosim_phys_npages(w) + 255) & ~255ull) +
+		      256ull * u->ndevs++;
 	d->next = n->devs;
 	n->devs = d;
 	return 0;
@@ -440,6 +450,119 @@ VFIOSIM_EXPORT ssize_t vfiosim_uapi_pwrite(struct vfiosim_world *w, int fd,
 		return fail(EINVAL);
 	return result(
 		device_rw(f->dev, (void *)buf, count, (uint64_t)offset, true));
+}
+
+/* ------------------------------------------------------------- mmap */
+
+/* The flags mmap() knew before MAP_SHARED_VALIDATE (0x4000000 is
+ * MAP_UNINITIALIZED, which glibc does not define). */
+#define LEGACY_MAP_MASK                                               \
+	(MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS |       \
+	 MAP_DENYWRITE | MAP_EXECUTABLE | 0x4000000 | MAP_GROWSDOWN | \
+	 MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK |   \
+	 MAP_STACK | MAP_HUGETLB)
+
+/*
+ * mmap(2) of a VFIO file: the checks of ksys_mmap_pgoff() and do_mmap()
+ * that can fail for a device file, in their order, then
+ * vfio_pci_core_mmap()'s: a region index below the PCI regions, MAP_SHARED,
+ * a BAR (not ROM, config or VGA) that allows mmap, the request within the
+ * page-aligned BAR.  The mapping is a VM_IO | VM_PFNMAP VMA of the BAR's
+ * frames in the calling task's simulated mm.
+ */
+static long uapi_mmap(struct vfiosim_world *w, uint64_t addr, uint64_t len,
+		      int prot, int flags, int fd, uint64_t offset,
+		      uint64_t *out)
+{
+	struct uapi_file *f = file_of(w->uapi, fd);
+	uint64_t psz = vfiosim_page_size(w), pgoff, req_start, phys_len;
+	unsigned int index, vflags = VFIOSIM_MAP_SHARED;
+	struct vfiosim_mm *mm;
+	int rc, type = flags & MAP_TYPE;
+
+	if (offset & (psz - 1))
+		return -EINVAL;
+	if (flags & MAP_ANONYMOUS)
+		return -EINVAL; /* not a file mapping: use vfiosim_mmap() */
+	if (!f)
+		return -EBADF;
+	if (!len)
+		return -EINVAL;
+	len = (len + psz - 1) & ~(psz - 1);
+	if (!len)
+		return -ENOMEM;
+	pgoff = offset / psz;
+	if (pgoff + len / psz < pgoff)
+		return -EOVERFLOW;
+	/* MAP_SHARED ignores unknown flags, but MAP_FIXED_NOREPLACE has
+	 * placed the mapping by then: the placement flags stay in @flags. */
+	switch (type) {
+	case MAP_SHARED:
+		break;
+	case MAP_SHARED_VALIDATE:
+		if (flags & ~LEGACY_MAP_MASK)
+			return -EOPNOTSUPP;
+		break;
+	case MAP_PRIVATE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (f->kind != F_DEVICE)
+		return -ENODEV; /* container and group files have no mmap */
+	/* vfio_pci_core_mmap() */
+	index = (unsigned int)(offset >> PCI_OFFSET_SHIFT);
+	if (index >= VFIO_PCI_NUM_REGIONS)
+		return -EINVAL; /* edu has no device-specific regions */
+	if (type == MAP_PRIVATE)
+		return -EINVAL;
+	if (index != VFIO_PCI_BAR0_REGION_INDEX)
+		return -EINVAL; /* ROM, config, VGA; BARs 1-5 do not exist */
+	phys_len = (VFIOSIM_EDU_BAR0_SIZE + psz - 1) & ~(psz - 1);
+	req_start = offset & PCI_OFFSET_MASK;
+	if (req_start > phys_len || len > phys_len - req_start)
+		return -EINVAL;
+	mm = vfiosim_current_mm(w);
+	if (!mm || mm->host)
+		return -ENODEV; /* see docs/uapi.md: no BAR in a real process */
+	if (flags & MAP_FIXED)
+		vflags |= VFIOSIM_MAP_FIXED;
+	if (flags & MAP_FIXED_NOREPLACE)
+		vflags |= VFIOSIM_MAP_FIXED_NOREPLACE;
+	rc = vfiosim_mmap_pfn(mm, addr, len,
+			      (unsigned int)prot &
+				      (VFIOSIM_PROT_READ | VFIOSIM_PROT_WRITE |
+				       VFIOSIM_PROT_EXEC),
+			      vflags, f->dev->bar0_pfn + req_start / psz, out);
+	return rc;
+}
+
+VFIOSIM_EXPORT void *vfiosim_uapi_mmap(struct vfiosim_world *w, void *addr,
+				       size_t len, int prot, int flags, int fd,
+				       off_t offset)
+{
+	uint64_t out = 0;
+	long rc;
+
+	if (!w)
+		return fail(EBADF), MAP_FAILED;
+	if (offset < 0)
+		return fail(EINVAL), MAP_FAILED;
+	rc = uapi_mmap(w, (uint64_t)(uintptr_t)addr, len, prot, flags, fd,
+		       (uint64_t)offset, &out);
+	if (rc)
+		return fail((int)-rc), MAP_FAILED;
+	return (void *)(uintptr_t)out;
+}
+
+VFIOSIM_EXPORT int vfiosim_uapi_munmap(struct vfiosim_world *w, void *addr,
+				       size_t len)
+{
+	struct vfiosim_mm *mm = w ? vfiosim_current_mm(w) : NULL;
+
+	if (!mm || mm->host)
+		return (int)fail(EINVAL);
+	return (int)result(vfiosim_munmap(mm, (uint64_t)(uintptr_t)addr, len));
 }
 
 /* ------------------------------------------------------------ type1 */

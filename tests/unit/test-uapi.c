@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include <linux/vfio.h>
 
@@ -479,6 +480,138 @@ START_TEST(uapi_edu_dma)
 }
 END_TEST
 
+/*
+ * mmap() of a device file: the BAR lands in the simulated mm as a PFNMAP of
+ * frames with no struct page, and MAP_DMA of it maps them without pinning
+ * or charging (peer-to-peer DMA).  The expected answers are what Linux 6.1
+ * said in the oracle VM: both maps succeed with RLIMIT_MEMLOCK 0, UNMAP_ALL
+ * reports 0x102000 bytes, and a write mapping of a read-only BAR mapping is
+ * EFAULT.  The refusals are compared by the mmap_bar conformance probe.
+ */
+struct mmap_out {
+	long rc[16];
+	int err[16];
+	int n;
+	uint64_t pfn, npages, locked, unmapped;
+};
+
+static void mmap_body(struct vfiosim_world *w, void *arg)
+{
+	struct mmap_out *o = arg;
+	struct vfiosim_mm *mm = vfiosim_current_mm(w);
+	struct vfiosim_iommu *iommu;
+	struct vfiosim_iommu_group *ig;
+	struct vfiosim_edu *edu;
+	struct vfio_iommu_type1_dma_unmap un = {
+		.argsz = sizeof(un), .flags = VFIO_DMA_UNMAP_FLAG_ALL
+	};
+	const int rw = PROT_READ | PROT_WRITE;
+	uint8_t *bar, *tail;
+	int c, g, d;
+
+	VFIOSIM_ASSERT(w, vfiosim_iommu_create(w, NULL, &iommu) == 0, "iommu");
+	VFIOSIM_ASSERT(w, vfiosim_iommu_group_alloc(iommu, &ig) == 0, "group");
+	VFIOSIM_ASSERT(w, vfiosim_edu_create(w, ig, "0000:00:01.0", &edu) == 0,
+		       "edu");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_group(w, 1, ig) == 0, "node");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, edu) == 0, "add edu");
+	VFIOSIM_ASSERT(w,
+		       vfiosim_task_set_rlimit(vfiosim_current_task(w),
+					       VFIOSIM_RLIMIT_MEMLOCK, 0) == 0,
+		       "rlimit");
+	c = vfiosim_uapi_open(w, "/dev/vfio/vfio", O_RDWR);
+	g = vfiosim_uapi_open(w, "/dev/vfio/1", O_RDWR);
+	vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER, (unsigned long)&c);
+	vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
+	d = (int)vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_DEVICE_FD,
+				    (unsigned long)"0000:00:01.0");
+
+	bar = vfiosim_uapi_mmap(w, NULL, 1 << 20, rw, MAP_SHARED, d, 0);
+	CALL(o, bar == MAP_FAILED ? -1 : 0); /* 0 */
+	if (bar == MAP_FAILED)
+		return;
+	vfiosim_mmap_read_lock(mm);
+	CALL(o, vfiosim_mm_lookup_pfn(mm, (uint64_t)(uintptr_t)bar + 0x3000,
+				      &o->pfn));
+	vfiosim_mmap_read_unlock(mm);
+	o->npages = vfiosim_phys_npages(w);
+	CALL(o, map(w, c, (uint64_t)(uintptr_t)bar, 0x100000, 1 << 20, 3, 0));
+	CALL(o, map(w, c, (uint64_t)(uintptr_t)bar + 0x3000, 0x400000, 0x2000,
+		    1, 0)); /* 3 */
+	o->locked = vfiosim_mm_locked_vm(mm);
+	CALL(o, vfiosim_uapi_ioctl(w, c, VFIO_IOMMU_UNMAP_DMA,
+				   (unsigned long)&un));
+	o->unmapped = un.size;
+	CALL(o, vfiosim_uapi_munmap(w, bar, 1 << 20)); /* 5 */
+
+	tail = vfiosim_uapi_mmap(w, NULL, 0x2000, PROT_READ, MAP_SHARED, d,
+				 0xfe000);
+	CALL(o, tail == MAP_FAILED ? -1 : 0);
+	CALL(o, map(w, c, (uint64_t)(uintptr_t)tail, 0x200000, PG, 1, 0));
+	CALL(o, map(w, c, (uint64_t)(uintptr_t)tail, 0x300000, PG, 3, 0));
+	/* The refusals the oracle recorded, and the simulator's own. */
+	CALL(o, vfiosim_uapi_mmap(w, NULL, PG, rw, MAP_PRIVATE, d, 0) ==
+				MAP_FAILED ?
+			-1 :
+			0); /* 9 */
+	CALL(o, vfiosim_uapi_mmap(w, NULL, PG, rw, MAP_SHARED, c, 0) ==
+				MAP_FAILED ?
+			-1 :
+			0);
+	CALL(o, vfiosim_uapi_mmap(w, NULL, PG, rw, MAP_SHARED | MAP_ANONYMOUS,
+				  d, 0) == MAP_FAILED ?
+			-1 :
+			0);
+	CALL(o, vfiosim_uapi_mmap(w, tail, PG, rw,
+				  MAP_SHARED | MAP_FIXED_NOREPLACE, d,
+				  0) == MAP_FAILED ?
+			-1 :
+			0); /* 12 */
+	CALL(o, vfiosim_uapi_mmap(w, NULL, PG, rw, MAP_SHARED, 12345, 0) ==
+				MAP_FAILED ?
+			-1 :
+			0);
+	vfiosim_uapi_close(w, d);
+	vfiosim_uapi_close(w, g);
+	vfiosim_uapi_close(w, c);
+	vfiosim_edu_destroy(edu);
+	vfiosim_iommu_group_free(ig);
+	vfiosim_iommu_destroy(iommu);
+}
+
+START_TEST(uapi_mmap_bar)
+{
+	struct vfiosim_world *w;
+	struct mmap_out o = { 0 };
+	int rc;
+
+	w = tu_run(NULL, mmap_body, &o, &rc);
+	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
+		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(o.n, 14);
+	ck_assert_int_eq(o.rc[0], 0);
+	ck_assert_int_eq(o.rc[1], 0);
+	ck_assert_uint_ge(o.pfn, o.npages); /* no struct page behind a BAR */
+	ck_assert_int_eq(o.rc[2], 0);
+	ck_assert_int_eq(o.rc[3], 0);
+	ck_assert_uint_eq(o.locked, 0);
+	ck_assert_int_eq(o.rc[4], 0);
+	ck_assert_uint_eq(o.unmapped, 0x102000);
+	ck_assert_int_eq(o.rc[5], 0);
+	ck_assert_int_eq(o.rc[6], 0);
+	ck_assert_int_eq(o.rc[7], 0);
+	ck_assert_int_eq(o.rc[8], -1);
+	ck_assert_int_eq(o.err[8], EFAULT);
+	ck_assert_int_eq(o.err[9], EINVAL);
+	ck_assert_int_eq(o.err[10], ENODEV);
+	ck_assert_int_eq(o.err[11], EINVAL);
+	ck_assert_int_eq(o.err[12], EEXIST);
+	ck_assert_int_eq(o.err[13], EBADF);
+	ck_assert_int_eq(vfiosim_world_destroy(w), 0);
+}
+END_TEST
+
 static Suite *uapi_suite(void)
 {
 	Suite *s = suite_create("uapi");
@@ -486,6 +619,7 @@ static Suite *uapi_suite(void)
 
 	tcase_add_test(tc, uapi_container_group_type1);
 	tcase_add_test(tc, uapi_edu_dma);
+	tcase_add_test(tc, uapi_mmap_bar);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,7 +6,7 @@
  *   LD_PRELOAD=libvfiosim-preload.so ./program /dev/vfio/1 0000:00:01.0
  *
  * The shim interposes open/openat (and their 64-bit and fortified forms),
- * close, ioctl, pread/pwrite (and 64) for /dev/vfio/vfio, /dev/vfio/N and
+ * close, ioctl, pread/pwrite and mmap (and 64) for /dev/vfio/vfio, /dev/vfio/N and
  * the device files; every other path and descriptor goes to libc
  * untouched.  Behind them is one simulated world whose task "main" uses
  * the host mm: the program's own memory is pinned and an edu device's DMA
@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -72,6 +73,7 @@ static int (*real_close)(int);
 static int (*real_ioctl)(int, unsigned long, ...);
 static ssize_t (*real_pread)(int, void *, size_t, off_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
 static void resolve(void)
 {
@@ -83,6 +85,7 @@ static void resolve(void)
 	real_ioctl = dlsym(RTLD_NEXT, "ioctl");
 	real_pread = dlsym(RTLD_NEXT, "pread");
 	real_pwrite = dlsym(RTLD_NEXT, "pwrite");
+	real_mmap = dlsym(RTLD_NEXT, "mmap");
 }
 
 static void warnx(const char *fmt, ...)
@@ -402,3 +405,25 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset)
 	__attribute__((alias("pwrite")));
+
+/*
+ * mmap() of a VFIO descriptor: every check Linux makes, in its order; a
+ * BAR mapping that would succeed is refused with ENODEV (the registers
+ * cannot be put into this process; see docs/uapi.md).
+ */
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t offset)
+{
+	void *p;
+
+	resolve();
+	if (fd < 0 || (flags & MAP_ANONYMOUS) || !is_ours(fd))
+		return real_mmap(addr, len, prot, flags, fd, offset);
+	pthread_mutex_lock(&lock);
+	p = vfiosim_uapi_mmap(world, addr, len, prot, flags, fd, offset);
+	pthread_mutex_unlock(&lock);
+	return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+		    off_t offset) __attribute__((alias("mmap")));
