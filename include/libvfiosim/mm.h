@@ -176,6 +176,21 @@ int vfiosim_phys_add_mmio(struct vfiosim_world *w, uint64_t pfn,
 bool vfiosim_pfn_invalid_or_reserved(struct vfiosim_world *w, uint64_t pfn);
 
 /**
+ * vfiosim_pfn_reserved_run() - vfiosim_pfn_invalid_or_reserved() for a run
+ * of frames: the answer for @pfn and how many frames from @pfn give the
+ * same answer, so that a loop over many frames asks once per run.
+ * @w: the world.
+ * @pfn: first frame.
+ * @max: the most frames to look at.
+ * @rsvd: out, the answer for @pfn (and for every frame of the run).
+ *
+ * Return: the run length, between 1 and @max; 0 if @max is 0 or @rsvd is
+ * NULL (then *@rsvd is untouched).
+ */
+uint64_t vfiosim_pfn_reserved_run(struct vfiosim_world *w, uint64_t pfn,
+				  uint64_t max, bool *rsvd);
+
+/**
  * vfiosim_phys_npages() - frames of simulated physical memory.
  * @w: the world.
  *

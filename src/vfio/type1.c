@@ -326,8 +326,8 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 {
 	struct vfiosim_mm *mm = vfiosim_current_mm(t1->w);
 	long ret = 0, pinned = 0, lock_acct = 0;
+	uint64_t pfn = 0, rsvd_left = 0;
 	bool rsvd = false;
-	uint64_t pfn = 0;
 
 	if (!mm)
 		return -ENODEV;
@@ -357,9 +357,26 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 		}
 		/* pfn is preset for the first page: it may be a PFNMAP pfn. */
 		for (;;) {
-			if (pfn != *pfn_base + (uint64_t)pinned ||
-			    rsvd != is_invalid_reserved_pfn(t1, pfn))
+			if (pfn != *pfn_base + (uint64_t)pinned)
 				goto out;
+			/*
+			 * is_invalid_reserved_pfn() of every page, asked once
+			 * per run of pages that answer alike.
+			 */
+			if (!rsvd_left) {
+				uint64_t run = 1;
+				bool r;
+
+				while (run < batch->size &&
+				       batch->pages[batch->offset + run] ==
+					       pfn + run)
+					run++;
+				rsvd_left = vfiosim_pfn_reserved_run(t1->w, pfn,
+								     run, &r);
+				if (r != rsvd)
+					goto out;
+			}
+			rsvd_left--;
 			/* Reserved pages are never charged. */
 			if (!rsvd) {
 				if (!dma->lock_cap &&
@@ -415,18 +432,17 @@ static long vfio_unpin_pages_remote(struct vfiosim_type1 *t1,
 	 * of a run are released in one call.
 	 */
 	for (long i = 0; i < npage;) {
-		long j = i;
+		bool rsvd;
+		long n = (long)vfiosim_pfn_reserved_run(
+			t1->w, pfn + (uint64_t)i, (uint64_t)(npage - i), &rsvd);
 
-		while (j < npage &&
-		       !is_invalid_reserved_pfn(t1, pfn + (uint64_t)j))
-			j++;
-		if (j > i) {
+		if (!rsvd) { /* reserved pages are never unpinned */
 			vfiosim_unpin_user_page_range_dirty_lock(
-				t1->w, pfn + (uint64_t)i,
-				(unsigned long)(j - i), dirty);
-			unlocked += j - i;
+				t1->w, pfn + (uint64_t)i, (unsigned long)n,
+				dirty);
+			unlocked += n;
 		}
-		i = j + 1; /* skip the reserved page (never unpinned) */
+		i += n;
 	}
 	if (do_accounting)
 		vfio_lock_acct(dma, locked - unlocked, true);

@@ -274,6 +274,63 @@ START_TEST(reserved_and_bug)
 }
 END_TEST
 
+/*
+ * vfiosim_pfn_reserved_run() agrees with vfiosim_pfn_invalid_or_reserved()
+ * frame by frame: the run's answer is the first frame's, every frame of
+ * the run answers the same, and the frame after a short run answers
+ * differently.
+ */
+START_TEST(reserved_runs)
+{
+	struct vfiosim_world *w = mkworld(64ull << 20); /* 16384 frames */
+	uint64_t normal[8], rsvd[4], huge_r, huge_n, seed = 42;
+	bool r;
+
+	ck_assert_uint_eq(vfiosim_pfn_reserved_run(w, 0, 0, &r), 0);
+	ck_assert_uint_eq(vfiosim_pfn_reserved_run(w, 0, 5, NULL), 0);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(vfiosim_phys_alloc(w, 0, 0, &normal[i]), 0);
+		if (i % 2 == 0)
+			ck_assert_int_eq(
+				vfiosim_phys_alloc(w, 0, VFIOSIM_PAGE_RESERVED,
+						   &rsvd[i / 2]),
+				0);
+	}
+	ck_assert_int_eq(
+		vfiosim_phys_alloc(w, 9, VFIOSIM_PAGE_RESERVED, &huge_r), 0);
+	ck_assert_int_eq(vfiosim_phys_alloc(w, 9, 0, &huge_n), 0);
+	ck_assert_int_eq(vfiosim_phys_add_mmio(w, 8192, 100), 0);
+	/* A reserved 2 MiB page is one run; past the end of memory too. */
+	ck_assert_uint_eq(vfiosim_pfn_reserved_run(w, huge_r, 4096, &r), 512);
+	ck_assert(r);
+	ck_assert_uint_eq(vfiosim_pfn_reserved_run(w, 16384, 1ull << 40, &r),
+			  1ull << 40);
+	ck_assert(r);
+	ck_assert_uint_eq(vfiosim_pfn_reserved_run(w, 8192, 1000, &r), 100);
+	ck_assert(r);
+	for (int k = 0; k < 500; k++) {
+		uint64_t pfn, max, n;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		pfn = (seed >> 33) % 16600;
+		max = 1 + (seed >> 13) % 1500;
+		n = vfiosim_pfn_reserved_run(w, pfn, max, &r);
+		ck_assert_uint_ge(n, 1);
+		ck_assert_uint_le(n, max);
+		for (uint64_t i = 0; i < n; i++)
+			ck_assert(vfiosim_pfn_invalid_or_reserved(w, pfn + i) ==
+				  r);
+		if (n < max)
+			ck_assert(vfiosim_pfn_invalid_or_reserved(w, pfn + n) !=
+				  r);
+	}
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(vfiosim_page_put(w, normal[i]), 0);
+	ck_assert_int_eq(vfiosim_page_put(w, huge_n), 0);
+	ck_assert_int_eq(destroy(w), 0);
+}
+END_TEST
+
 static void leak_in_thread(struct vfiosim_world *w, void *arg)
 {
 	uint64_t *pfn = arg;
@@ -312,6 +369,7 @@ static Suite *phys_suite(void)
 	tcase_add_test(tc, lazy_metadata);
 	tcase_add_test(tc, mmio_ranges);
 	tcase_add_test(tc, reserved_and_bug);
+	tcase_add_test(tc, reserved_runs);
 	tcase_add_test(tc, leak_names_taker);
 	suite_add_tcase(s, tc);
 	return s;
