@@ -494,6 +494,24 @@ int vfiosim_iommu_lookup(struct vfiosim_iommu_domain *domain, uint64_t iova,
 			 struct vfiosim_iommu_mapping *out);
 
 /**
+ * vfiosim_iommu_lookup_run() - where @iova is mapped and for how long the
+ * mapping stays physically contiguous: the answer of type1's loop that
+ * calls iommu_iova_to_phys() page after page (across leaves of any size,
+ * whatever their permissions), in one walk.
+ * @domain: the domain.
+ * @iova: the address.
+ * @len: the most bytes to look at from @iova.
+ * @phys: out, the physical address of @iova.
+ * @run: out, bytes from @iova (at most @len) over which IOVA + k maps
+ *	@phys + k.
+ *
+ * Return: 0, -EINVAL (NULL arguments, @len 0), -ENOENT if @iova is not
+ * mapped (nothing written).
+ */
+int vfiosim_iommu_lookup_run(struct vfiosim_iommu_domain *domain, uint64_t iova,
+			     uint64_t len, uint64_t *phys, uint64_t *run);
+
+/**
  * vfiosim_iommu_read_and_clear_dirty() - hardware dirty tracking, as
  * iommufd's read_and_clear_dirty (Linux 6.7+; VFIO type1 never uses it):
  * report the leaves of [@iova, @iova + @size) whose dirty bit a device

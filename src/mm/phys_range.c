@@ -15,23 +15,43 @@
 
 #include "mm/mm_internal.h"
 
-/* The answer of vfiosim_pfn_invalid_or_reserved() for one frame, and how
+/*
+ * The answer of vfiosim_pfn_invalid_or_reserved() for one frame, and how
  * many frames from @pfn share it for certain (the rest of a compound page,
- * an MMIO range, everything past the end of memory). */
-static bool frame_answer(struct mm_phys *p, uint64_t pfn, uint64_t *same)
+ * order-0 neighbours in the same metadata chunk up to @limit, everything
+ * past the end of memory).
+ */
+static bool frame_answer(struct mm_phys *p, uint64_t pfn, uint64_t limit,
+			 uint64_t *same)
 {
 	struct phys_ref r;
+	bool rsvd;
 
 	if (pfn >= p->npages) {
 		*same = UINT64_MAX;
 		return true;
 	}
 	*same = 1;
-	if (phys_lookup(p, pfn, &r)) {
+	if (!phys_lookup(p, pfn, &r))
+		return phys_is_mmio(p, pfn);
+	rsvd = r.head->flags & VFIOSIM_PAGE_RESERVED;
+	if (r.pg && !r.order) {
+		unsigned int idx = pfn & (PHYS_CHUNK_FRAMES - 1);
+		uint64_t k = 1;
+
+		while (k < limit && idx + k < PHYS_CHUNK_FRAMES) {
+			const struct phys_page *pg = &r.chunk->pg[idx + k];
+
+			if (!(pg->flags & PHYS_INUSE) || pg->order ||
+			    !(pg->flags & VFIOSIM_PAGE_RESERVED) != !rsvd)
+				break;
+			k++;
+		}
+		*same = k;
+	} else {
 		*same = r.head_pfn + (1ull << r.order) - pfn;
-		return r.head->flags & VFIOSIM_PAGE_RESERVED;
 	}
-	return phys_is_mmio(p, pfn);
+	return rsvd;
 }
 
 VFIOSIM_EXPORT uint64_t vfiosim_pfn_reserved_run(struct vfiosim_world *w,
@@ -50,12 +70,12 @@ VFIOSIM_EXPORT uint64_t vfiosim_pfn_reserved_run(struct vfiosim_world *w,
 		return max;
 	}
 	phys_lock(p);
-	first = frame_answer(p, pfn, &same);
+	first = frame_answer(p, pfn, max, &same);
 	for (;;) {
 		n = same >= max - n ? max : n + same;
 		if (n == max || pfn + n < pfn)
 			break;
-		if (frame_answer(p, pfn + n, &same) != first)
+		if (frame_answer(p, pfn + n, max - n, &same) != first)
 			break;
 	}
 	phys_unlock(p);

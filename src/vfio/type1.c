@@ -355,44 +355,52 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 				rsvd = is_invalid_reserved_pfn(t1, *pfn_base);
 			}
 		}
-		/* pfn is preset for the first page: it may be a PFNMAP pfn. */
+		/*
+		 * pfn is preset for the first page: it may be a PFNMAP pfn.
+		 * The kernel walks the batch a page at a time; here a
+		 * contiguous stretch of pages that are all reserved or all
+		 * normal is taken at once, with the same outcome (the limit
+		 * is checked as if page by page).
+		 */
 		for (;;) {
+			uint64_t contig = 1, take, locked;
+
 			if (pfn != *pfn_base + (uint64_t)pinned)
 				goto out;
-			/*
-			 * is_invalid_reserved_pfn() of every page, asked once
-			 * per run of pages that answer alike.
-			 */
+			while (contig < batch->size &&
+			       batch->pages[batch->offset + contig] ==
+				       pfn + contig)
+				contig++;
+			/* is_invalid_reserved_pfn(), once per run. */
 			if (!rsvd_left) {
-				uint64_t run = 1;
 				bool r;
 
-				while (run < batch->size &&
-				       batch->pages[batch->offset + run] ==
-					       pfn + run)
-					run++;
-				rsvd_left = vfiosim_pfn_reserved_run(t1->w, pfn,
-								     run, &r);
+				rsvd_left = vfiosim_pfn_reserved_run(
+					t1->w, pfn, contig, &r);
 				if (r != rsvd)
 					goto out;
 			}
-			rsvd_left--;
+			take = contig < rsvd_left ? contig : rsvd_left;
 			/* Reserved pages are never charged. */
-			if (!rsvd) {
-				if (!dma->lock_cap &&
-				    vfiosim_mm_locked_vm(mm) +
-						    (uint64_t)lock_acct + 1 >
-					    limit) {
+			if (!rsvd && !dma->lock_cap) {
+				locked = vfiosim_mm_locked_vm(mm) +
+					 (uint64_t)lock_acct;
+				if (locked + take > limit)
+					take = limit > locked ? limit - locked :
+								0;
+				if (!take) {
 					ret = -ENOMEM;
 					goto unpin_out;
 				}
-				lock_acct++;
 			}
-			pinned++;
-			npage--;
-			vaddr += t1->page_size;
-			batch->offset++;
-			batch->size--;
+			if (!rsvd)
+				lock_acct += (long)take;
+			rsvd_left -= take;
+			pinned += (long)take;
+			npage -= take;
+			vaddr += take << t1->page_shift;
+			batch->offset += (unsigned int)take;
+			batch->size -= (unsigned int)take;
 			if (!batch->size)
 				break;
 			pfn = batch->pages[batch->offset];
@@ -497,27 +505,19 @@ static long vfio_sync_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 
 /*
  * The longest physically contiguous run from @iova (which maps @phys) below
- * @end: what the kernel's page-by-page iova_to_phys() loop finds, taken a
- * leaf at a time (every page of a leaf is contiguous).
+ * @end: what the kernel's page-by-page iova_to_phys() loop finds, in one
+ * walk of the IO page table.
  */
 static uint64_t contiguous_run(struct vfiosim_type1 *t1,
 			       struct vfiosim_iommu_domain *dom, uint64_t iova,
 			       uint64_t end, uint64_t phys)
 {
-	struct vfiosim_iommu_mapping m;
-	uint64_t size = 0;
+	uint64_t p, run;
 
-	while (iova + size < end &&
-	       !vfiosim_iommu_lookup(dom, iova + size, &m)) {
-		uint64_t off = iova + size - m.iova, step = m.size - off;
-
-		if (m.phys + off != phys + size)
-			break;
-		if (step > end - (iova + size))
-			step = end - (iova + size);
-		size += step;
-	}
-	return size ? size : t1->page_size;
+	if (vfiosim_iommu_lookup_run(dom, iova, end - iova, &p, &run) ||
+	    p != phys)
+		return t1->page_size;
+	return run;
 }
 
 /* vfio_unmap_unpin(): unmap @dma from every domain and unpin its pages. */

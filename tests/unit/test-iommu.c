@@ -194,6 +194,65 @@ START_TEST(map_uses_largest_page)
 }
 END_TEST
 
+/*
+ * vfiosim_iommu_lookup_run() agrees with iova_to_phys() asked page by page
+ * (type1's loop): across 4K and 2M leaves, across table boundaries, up to
+ * a physical discontinuity, a hole, or the length asked.
+ */
+static void lookup_run_scenario(struct vfiosim_world *w, void *arg)
+{
+	const unsigned int rw = VFIOSIM_IOMMU_READ | VFIOSIM_IOMMU_WRITE;
+	const uint64_t lo = 2 * MiB - 4 * KiB, b = 4 * MiB + 4 * KiB;
+	const uint64_t c = b + 600 * 4 * KiB, end = c + 16 * KiB;
+	uint64_t phys, run;
+	struct one o;
+
+	(void)arg;
+	one_setup(w, &o, NULL);
+	/* 4K + 2M + 4K leaves, then 600 4K leaves over a table boundary,
+	 * all one physical run; then 4 pages elsewhere; then a hole. */
+	IT_RC(w, vfiosim_iommu_map(o.d, lo, 6 * MiB - 4 * KiB, b - lo, rw), 0);
+	IT_RC(w,
+	      vfiosim_iommu_map(o.d, b, 8 * MiB + 4 * KiB, c - b,
+				VFIOSIM_IOMMU_READ),
+	      0);
+	IT_RC(w, vfiosim_iommu_map(o.d, c, 64 * MiB, end - c, rw), 0);
+	IT_RC(w, vfiosim_iommu_lookup_run(o.d, lo, 1ull << 30, &phys, &run), 0);
+	IT_RC(w, phys, 6 * MiB - 4 * KiB);
+	IT_RC(w, run, c - lo);
+	IT_RC(w, vfiosim_iommu_lookup_run(o.d, 3 * MiB + 5, 4096, &phys, &run),
+	      0);
+	IT_RC(w, phys, 7 * MiB + 5);
+	IT_RC(w, run, 4096);
+	IT_RC(w, vfiosim_iommu_lookup_run(o.d, c, 1ull << 30, &phys, &run), 0);
+	IT_RC(w, run, end - c);
+	IT_RC(w, vfiosim_iommu_lookup_run(o.d, end, 4096, &phys, &run),
+	      -ENOENT);
+	IT_RC(w, vfiosim_iommu_lookup_run(o.d, lo, 0, &phys, &run), -EINVAL);
+	IT_RC(w, vfiosim_iommu_lookup_run(NULL, lo, 1, &phys, &run), -EINVAL);
+	for (uint64_t at = lo; at < end; at += 37 * 4 * KiB) {
+		uint64_t len = 700 * 4 * KiB, p0, want = 0, p;
+
+		IT_RC(w, vfiosim_iommu_lookup_run(o.d, at, len, &phys, &run),
+		      0);
+		IT_RC(w, vfiosim_iommu_iova_to_phys(o.d, at, &p0), 0);
+		while (want < len &&
+		       !vfiosim_iommu_iova_to_phys(o.d, at + want, &p) &&
+		       p == p0 + want)
+			want += 4 * KiB;
+		IT_RC(w, phys, p0);
+		IT_RC(w, run, want);
+	}
+	IT_RC(w, vfiosim_iommu_unmap(o.d, lo, end - lo), end - lo);
+	one_teardown(w, &o);
+}
+
+START_TEST(lookup_run_matches_page_walk)
+{
+	it_run(NULL, lookup_run_scenario, NULL, IT_EXPECT(0), NULL);
+}
+END_TEST
+
 static void badargs_scenario(struct vfiosim_world *w, void *arg)
 {
 	struct vfiosim_iotlb_gather g;
@@ -657,6 +716,7 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, geometry);
 	tcase_add_test(tc, capabilities_and_reserved_regions);
 	tcase_add_test(tc, map_uses_largest_page);
+	tcase_add_test(tc, lookup_run_matches_page_walk);
 	tcase_add_test(tc, bad_arguments_change_nothing);
 	tcase_add_test(tc, unmap_inside_superpage_removes_it_whole);
 	tcase_add_test(tc, table_pages_freed_when_empty);
