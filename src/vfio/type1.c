@@ -216,6 +216,21 @@ static int put_pfn(struct vfiosim_type1 *t1, uint64_t pfn, unsigned int prot)
 	return 1;
 }
 
+/* mm_lock_acct() of 6.1.y: charge or refund @npage pages to @mm. */
+static int mm_lock_acct(struct vfiosim_task *task, struct vfiosim_mm *mm,
+			bool lock_cap, long npage)
+{
+	int ret = vfiosim_mmap_write_lock_killable(mm);
+
+	if (ret)
+		return ret;
+	ret = vfiosim_account_locked_vm_locked(
+		mm, (unsigned long)(npage < 0 ? -npage : npage), npage > 0,
+		task, lock_cap);
+	vfiosim_mmap_write_unlock(mm);
+	return ret;
+}
+
 /* vfio_lock_acct() of 6.1.y (with dma->mm). */
 static int vfio_lock_acct(struct vfio_dma *dma, long npage, bool async)
 {
@@ -226,18 +241,49 @@ static int vfio_lock_acct(struct vfio_dma *dma, long npage, bool async)
 		return 0;
 	if (!mm || (async && !vfiosim_mmget_not_zero(mm)))
 		return -ESRCH; /* process exited */
-	ret = vfiosim_mmap_write_lock_killable(mm);
-	if (!ret) {
-		ret = vfiosim_account_locked_vm_locked(
-			mm, (unsigned long)(npage < 0 ? -npage : npage),
-			npage > 0, dma->task, dma->lock_cap);
-		if (!ret)
-			dma->locked_vm += npage;
-		vfiosim_mmap_write_unlock(mm);
-	}
+	ret = mm_lock_acct(dma->task, mm, dma->lock_cap, npage);
+	if (!ret)
+		dma->locked_vm += npage;
 	if (async)
 		vfiosim_mmput(mm);
 	return ret;
+}
+
+/*
+ * vfio_change_dma_owner() of 6.1.y: a vaddr restored by another process
+ * (QEMU's live update execs or hands over to a new process) moves the
+ * mapping's locked_vm to it.  The new owner is charged first, under its
+ * own RLIMIT_MEMLOCK and CAP_IPC_LOCK sampled now; only then is the old mm
+ * refunded (if it still exists) and the mapping's task, mm and lock_cap
+ * swapped.  A failure changes nothing.
+ */
+static int vfio_change_dma_owner(struct vfiosim_type1 *t1, struct vfio_dma *dma)
+{
+	struct vfiosim_task *task = vfiosim_current_task(t1->w);
+	struct vfiosim_mm *mm = vfiosim_current_mm(t1->w);
+	long npage = dma->locked_vm;
+	bool lock_cap;
+	int ret;
+
+	if (mm == dma->mm)
+		return 0;
+	if (!mm)
+		return -ENODEV;
+	lock_cap = vfiosim_capable(t1->w, VFIOSIM_CAP_IPC_LOCK);
+	ret = mm_lock_acct(task, mm, lock_cap, npage);
+	if (ret)
+		return ret;
+	if (dma->mm && vfiosim_mmget_not_zero(dma->mm)) {
+		mm_lock_acct(dma->task, dma->mm, dma->lock_cap, -npage);
+		vfiosim_mmput(dma->mm);
+	}
+	dma->task = task;
+	if (dma->mm)
+		vfiosim_mmdrop(dma->mm);
+	dma->mm = mm;
+	vfiosim_mmgrab(mm);
+	dma->lock_cap = lock_cap;
+	return 0;
 }
 
 /* --------------------------------------------------------------- batch */
@@ -711,8 +757,9 @@ static int type1_map_dma(struct vfiosim_type1 *t1, uint64_t vaddr,
 			   dma->size != size) {
 			ret = -EINVAL;
 		} else {
-			/* vfio_change_dma_owner() is not modelled yet: the
-			 * same process restores its own vaddr. */
+			ret = vfio_change_dma_owner(t1, dma);
+			if (ret)
+				goto out_unlock;
 			dma->vaddr = vaddr;
 			dma->vaddr_invalid = false;
 			t1->vaddr_invalid_count--;

@@ -422,6 +422,92 @@ START_TEST(update_vaddr)
 }
 END_TEST
 
+/*
+ * vfio_change_dma_owner(): a vaddr restored from another mm (here the same
+ * task after exec, as QEMU's live update does) moves the mapping's
+ * locked_vm there, under the new owner's limit.  Linux 6.1 in the oracle
+ * VM: a child restoring with RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK got
+ * ENOMEM; with 1 MiB it succeeded, its VmLck became 64 kB and the parent's
+ * 0.
+ */
+static void body_owner(struct env *e)
+{
+	struct vfiosim_task *task = vfiosim_current_task(e->w);
+	struct vfiosim_type1 *t = e->t1;
+	struct vfiosim_mm *old = e->mm, *mm2, *mm3;
+	struct vfiosim_type1_stats st;
+	const unsigned int prw = VFIOSIM_PROT_READ | VFIOSIM_PROT_WRITE;
+	uint64_t n, b2, b3;
+
+	vfiosim_mmget(old); /* another user keeps it alive past the exec */
+	vfiosim_mmgrab(old);
+	REC(e, vfiosim_type1_map_dma(t, e->buf, 0x100000, 4 * PG, RW));
+	REC(e, vfiosim_type1_unmap_dma(t, 0, 0,
+				       VFIOSIM_DMA_UNMAP_FLAG_ALL |
+					       VFIOSIM_DMA_UNMAP_FLAG_VADDR,
+				       NULL, &n));
+	REC(e, vfiosim_task_exec(task));
+	mm2 = vfiosim_current_mm(e->w);
+	vfiosim_task_set_rlimit(task, VFIOSIM_RLIMIT_MEMLOCK, 0);
+	vfiosim_task_set_cap(task, VFIOSIM_CAP_IPC_LOCK, false);
+	vfiosim_mmap(mm2, 0, 4 * PG, prw, VFIOSIM_MAP_PRIVATE, &b2);
+	REC(e, vfiosim_type1_map_dma(t, b2, 0x100000, 4 * PG,
+				     VFIOSIM_DMA_MAP_FLAG_VADDR)); /* 3 */
+	vfiosim_type1_get_stats(t, &st);
+	e->u[0] = st.vaddr_invalid;
+	e->u[1] = vfiosim_mm_locked_vm(old);
+	e->u[2] = vfiosim_mm_locked_vm(mm2);
+	vfiosim_task_set_rlimit(task, VFIOSIM_RLIMIT_MEMLOCK, 1 << 20);
+	REC(e, vfiosim_type1_map_dma(t, b2, 0x100000, 4 * PG,
+				     VFIOSIM_DMA_MAP_FLAG_VADDR)); /* 4 */
+	vfiosim_type1_get_stats(t, &st);
+	e->u[3] = st.vaddr_invalid;
+	e->u[4] = vfiosim_mm_locked_vm(old);
+	e->u[5] = vfiosim_mm_locked_vm(mm2);
+	REC(e, vfiosim_type1_check_invariants(t));
+	/* Again, but the previous owner's mm is gone: nothing to refund. */
+	vfiosim_type1_unmap_dma(t, 0x100000, 4 * PG,
+				VFIOSIM_DMA_UNMAP_FLAG_VADDR, NULL, &n);
+	vfiosim_task_exec(task);
+	mm3 = vfiosim_current_mm(e->w);
+	e->u[6] = vfiosim_mm_users(mm2);
+	vfiosim_mmap(mm3, 0, 4 * PG, prw, VFIOSIM_MAP_PRIVATE, &b3);
+	REC(e, vfiosim_type1_map_dma(t, b3, 0x100000, 4 * PG,
+				     VFIOSIM_DMA_MAP_FLAG_VADDR)); /* 6 */
+	e->u[7] = vfiosim_mm_locked_vm(mm3);
+	REC(e, vfiosim_type1_unmap_dma(t, 0, 0, VFIOSIM_DMA_UNMAP_FLAG_ALL,
+				       NULL, &n));
+	e->u[8] = vfiosim_mm_locked_vm(mm3);
+	vfiosim_mmput(old);
+	vfiosim_mmdrop(old);
+	e->mm = mm3; /* what env_body checks after the release */
+}
+
+START_TEST(update_vaddr_changes_owner)
+{
+	struct env e = { .body = body_owner };
+
+	run_env(&e);
+	ck_assert_int_eq(e.r[0], 0);
+	ck_assert_int_eq(e.r[1], 0);
+	ck_assert_int_eq(e.r[2], 0);
+	ck_assert_int_eq(e.r[3], -ENOMEM); /* the new owner's limit */
+	ck_assert_uint_eq(e.u[0], 1);	   /* still invalid */
+	ck_assert_uint_eq(e.u[1], 4);	   /* nothing moved */
+	ck_assert_uint_eq(e.u[2], 0);
+	ck_assert_int_eq(e.r[4], 0);
+	ck_assert_uint_eq(e.u[3], 0);
+	ck_assert_uint_eq(e.u[4], 0); /* refunded */
+	ck_assert_uint_eq(e.u[5], 4); /* charged */
+	ck_assert_int_eq(e.r[5], 0);
+	ck_assert_uint_eq(e.u[6], 0); /* mm2 is gone */
+	ck_assert_int_eq(e.r[6], 0);
+	ck_assert_uint_eq(e.u[7], 4);
+	ck_assert_int_eq(e.r[7], 0);
+	ck_assert_uint_eq(e.u[8], 0);
+}
+END_TEST
+
 /* ------------------------------------------------- replay and detach */
 
 static void body_replay(struct env *e)
@@ -710,6 +796,7 @@ static Suite *type1_suite(void)
 	tcase_add_test(tc, unmap_v2_rules);
 	tcase_add_test(tc, unmap_v1_rules);
 	tcase_add_test(tc, update_vaddr);
+	tcase_add_test(tc, update_vaddr_changes_owner);
 	tcase_add_test(tc, replay_and_detach);
 	tcase_add_test(tc, dirty_tracking_and_stale_bits);
 	tcase_add_test(tc, dirty_needs_v2);
