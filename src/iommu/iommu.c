@@ -124,24 +124,32 @@ static void count_flush(struct vfiosim_iommu *iommu, bool all)
 	iommu->st.flush_cost_ns += iommu->cfg.flush_cost_ns;
 }
 
+/* An empty IOTLB (no device access since the last flushes) has nothing to
+ * search: iotlb_live counts the valid entries. */
 static void iotlb_inval_range(struct vfiosim_iommu *iommu, unsigned int did,
 			      uint64_t start, uint64_t last)
 {
-	for (unsigned int i = 0; i < iommu->cfg.iotlb_entries; i++) {
+	for (unsigned int i = 0;
+	     iommu->iotlb_live && i < iommu->cfg.iotlb_entries; i++) {
 		struct iotlb_entry *e = &iommu->iotlb[i];
 
 		if (e->valid && e->did == did && e->iova <= last &&
-		    start <= e->iova + (e->size - 1))
+		    start <= e->iova + (e->size - 1)) {
 			e->valid = false;
+			iommu->iotlb_live--;
+		}
 	}
 	count_flush(iommu, false);
 }
 
 static void iotlb_inval_did(struct vfiosim_iommu *iommu, unsigned int did)
 {
-	for (unsigned int i = 0; i < iommu->cfg.iotlb_entries; i++)
-		if (iommu->iotlb[i].did == did)
+	for (unsigned int i = 0;
+	     iommu->iotlb_live && i < iommu->cfg.iotlb_entries; i++)
+		if (iommu->iotlb[i].valid && iommu->iotlb[i].did == did) {
 			iommu->iotlb[i].valid = false;
+			iommu->iotlb_live--;
+		}
 	count_flush(iommu, true);
 }
 
@@ -180,6 +188,8 @@ static void iotlb_fill(struct vfiosim_iommu *iommu, unsigned int did,
 	}
 	if (victim->valid)
 		iommu->st.iotlb_evictions++;
+	else
+		iommu->iotlb_live++;
 	*victim = (struct iotlb_entry){ .iova = iova,
 					.size = size,
 					.phys = phys,
@@ -594,6 +604,68 @@ vfiosim_iommu_domain_iommu(const struct vfiosim_iommu_domain *d)
 	return d ? d->iommu : NULL;
 }
 
+/*
+ * Trace notes of the unmap path, formatted by hand: vsnprintf costs more
+ * than unmapping a 512-page run, and type1 unmaps and syncs once per run.
+ * The text is exactly what the printf format quoted at each use gives, and
+ * the event is the one vfiosim_trace_note() adds (same text, so the same
+ * trace hash).
+ */
+struct note {
+	char s[SIM_NOTE_MAX + 1];
+	size_t n;
+};
+
+static void note_str(struct note *b, const char *s)
+{
+	while (*s && b->n < SIM_NOTE_MAX)
+		b->s[b->n++] = *s++;
+}
+
+static void note_digits(struct note *b, const char *tmp, size_t i)
+{
+	while (i && b->n < SIM_NOTE_MAX)
+		b->s[b->n++] = tmp[--i];
+}
+
+/* "%u" */
+static void note_dec(struct note *b, unsigned int v)
+{
+	char tmp[16];
+	size_t i = 0;
+
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	note_digits(b, tmp, i);
+}
+
+/* "0x%llx" */
+static void note_hex(struct note *b, uint64_t v)
+{
+	char tmp[16];
+	size_t i = 0;
+
+	do {
+		tmp[i++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	note_str(b, "0x");
+	note_digits(b, tmp, i);
+}
+
+static void note_add(struct vfiosim_world *w, struct note *b, int line)
+{
+	char *text = sim_alloc_nofault(w, b->n + 1);
+
+	if (!text)
+		return;
+	memcpy(text, b->s, b->n);
+	text[b->n] = 0;
+	sim_event(w, sim_current(w), EV_NOTE, 0, NULL, __FILE__, line, text);
+}
+
 /* Checks common to map and unmap; sets *last. */
 static int range_check(const struct vfiosim_iommu *iommu, uint64_t iova,
 		       uint64_t size, uint64_t *last)
@@ -716,15 +788,24 @@ static int64_t unmap_common(struct vfiosim_iommu_domain *d, uint64_t iova,
 	if (!g)
 		sync_locked(d, &local);
 	hw_unlock(iommu);
-	/* unmap_fast is traced by the iotlb_sync that follows it. */
-	if (!g)
-		vfiosim_trace_note(
-			iommu->w, "iommu_unmap d%u 0x%llx+0x%llx = 0x%llx%s",
-			d->id, (unsigned long long)iova,
-			(unsigned long long)size, (unsigned long long)removed,
-			!removed		  ? "" :
-			iommu->cfg.deferred_flush ? " (flush queued)" :
-						    " (IOTLB flushed)");
+	/* unmap_fast is traced by the iotlb_sync that follows it.  The
+	 * note: "iommu_unmap d%u 0x%llx+0x%llx = 0x%llx%s". */
+	if (!g) {
+		struct note b = { .n = 0 };
+
+		note_str(&b, "iommu_unmap d");
+		note_dec(&b, d->id);
+		note_str(&b, " ");
+		note_hex(&b, iova);
+		note_str(&b, "+");
+		note_hex(&b, size);
+		note_str(&b, " = ");
+		note_hex(&b, removed);
+		note_str(&b, !removed		       ? "" :
+			     iommu->cfg.deferred_flush ? " (flush queued)" :
+							 " (IOTLB flushed)");
+		note_add(iommu->w, &b, __LINE__);
+	}
 	if (hole != UINT64_MAX) {
 		if (!removed)
 			vfiosim_fail_at(iommu->w, VFIOSIM_FAIL_WARN, __FILE__,
@@ -772,12 +853,20 @@ VFIOSIM_EXPORT int vfiosim_iommu_iotlb_sync(struct vfiosim_iommu_domain *d,
 	iommu_fq_poll(d->iommu);
 	sync_locked(d, g);
 	hw_unlock(d->iommu);
-	if (!was.empty)
-		vfiosim_trace_note(
-			d->iommu->w, "iotlb_sync d%u [0x%llx, 0x%llx] %s",
-			d->id, (unsigned long long)was.start,
-			(unsigned long long)was.last,
-			d->iommu->cfg.deferred_flush ? "queued" : "flushed");
+	/* The note: "iotlb_sync d%u [0x%llx, 0x%llx] %s". */
+	if (!was.empty) {
+		struct note b = { .n = 0 };
+
+		note_str(&b, "iotlb_sync d");
+		note_dec(&b, d->id);
+		note_str(&b, " [");
+		note_hex(&b, was.start);
+		note_str(&b, ", ");
+		note_hex(&b, was.last);
+		note_str(&b, d->iommu->cfg.deferred_flush ? "] queued" :
+							    "] flushed");
+		note_add(d->iommu->w, &b, __LINE__);
+	}
 	return 0;
 }
 

@@ -160,6 +160,7 @@ struct vfiosim_iommu {
 	unsigned int next_did, next_group, next_rid;
 
 	struct iotlb_entry *iotlb;
+	unsigned int iotlb_live; /* valid entries */
 	uint64_t lru_clock;
 
 	struct fq_entry *fq;

@@ -123,6 +123,48 @@ static inline uint64_t table_entry(const struct vfiosim_iommu *iommu,
 	       PTE_R | PTE_W;
 }
 
+/* Index of the first non-zero entry of ent[0..n), or n. */
+static inline uint64_t first_live(const uint64_t *ent, uint64_t n)
+{
+	uint64_t k = 0;
+
+	for (; k + 4 <= n; k += 4)
+		if (ent[k] | ent[k + 1] | ent[k + 2] | ent[k + 3])
+			break;
+	while (k < n && !ent[k])
+		k++;
+	return k;
+}
+
+/* ent[k] = first + k * step for k < n. */
+static inline void fill_leaves(uint64_t *ent, uint64_t n, uint64_t first,
+			       uint64_t step)
+{
+	uint64_t k = 0, v = first;
+
+	for (; k + 4 <= n; k += 4, v += 4 * step) {
+		ent[k] = v;
+		ent[k + 1] = v + step;
+		ent[k + 2] = v + 2 * step;
+		ent[k + 3] = v + 3 * step;
+	}
+	for (; k < n; k++, v += step)
+		ent[k] = v;
+}
+
+/* The number of leaf entries at the start of ent[0..max), at least 1. */
+static inline uint64_t leaf_run(const uint64_t *ent, uint64_t max)
+{
+	uint64_t n = 1;
+
+	for (; n + 4 <= max; n += 4)
+		if (!(ent[n] & ent[n + 1] & ent[n + 2] & ent[n + 3] & PTE_LEAF))
+			break;
+	while (n < max && (ent[n] & PTE_LEAF))
+		n++;
+	return n;
+}
+
 /*
  * Map [iova, iova + size) below @t.  The caller has checked alignment to
  * the granule and the aperture.  *mapped grows by each leaf written.
@@ -151,12 +193,12 @@ static int map_range(struct vfiosim_iommu_domain *d, struct pt_table *t,
 
 			if (n > pt_nent(iommu) - idx)
 				n = pt_nent(iommu) - idx;
-			for (k = 0; k < n; k++) {
-				if (ent[k])
-					break;
-				ent[k] = ((paddr + k * lsize) & PTE_ADDR_MASK) |
-					 lflags;
-			}
+			/* Up to the first live entry (none in an empty
+			 * table); the caller checked that paddr + size - 1
+			 * fits PTE_ADDR_MASK, so no entry needs masking. */
+			k = t->nlive ? first_live(ent, n) : n;
+			fill_leaves(ent, k, (paddr & PTE_ADDR_MASK) | lflags,
+				    lsize);
 			bytes = k * lsize;
 			t->nlive += (uint32_t)k;
 			d->leaves += k;
@@ -253,11 +295,19 @@ static uint64_t unmap_range(struct vfiosim_iommu_domain *d, struct pt_table *t,
 				fit = (last - estart + 1) / lsize;
 				if (max > fit)
 					max = fit;
-				while (n < max && (ent[n] & PTE_LEAF))
-					n++;
+				/* A full last-level table holds only leaves. */
+				if (level == 0 && t->nlive == pt_nent(iommu))
+					n = max;
+				else
+					n = leaf_run(ent, max);
 			}
-			for (uint64_t k = 0; k < n; k++)
-				ent[k] = 0;
+			/* Removing every live entry of a table other than the
+			 * root empties it: the caller frees it, and its frame
+			 * is zeroed when next allocated, so the entries need
+			 * not be cleared first (nothing reads them between:
+			 * the rest of the table is already zero). */
+			if (n != t->nlive || t == d->root)
+				memset(ent, 0, n * sizeof(*ent));
 			t->nlive -= (uint32_t)n;
 			d->leaves -= n;
 			d->mapped_bytes -= n * lsize;

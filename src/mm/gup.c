@@ -24,6 +24,7 @@
  * Vocabulary: byte ranges [start, end) have @end exclusive.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "mm/mm_internal.h"
@@ -89,41 +90,78 @@ static int pin_frames(struct mm_phys *p, struct meta_cache *c, uint64_t pfn,
  * chunk boundary that a run of ascending pfns would cross, so the common
  * case -- runs of consecutive frames -- never fails.
  */
-#define FAST_BLOCK 64u
-/* refpin bits that must be clear: ref and pin below 2^31 (a pin), or the
- * counts that remain after an unpin. */
+#define FAST_BLOCK 128u
+/* How far ahead of the metadata being updated the fast paths prefetch. */
+#define PF_DIST 512
+/*
+ * The sign bits of the two counts in refpin.  A fast pin accumulates
+ * refpin - 1 over the block: a sign bit there means ref == 0 (the borrow),
+ * ref > 2^31 or pin >= 2^31; clear, the counts are far from overflow.  A
+ * fast unpin accumulates refpin - PHYS_REFPIN_ONE - 1: a sign bit means
+ * ref < 2 (the page would be freed), pin == 0, or (harmlessly) a count
+ * above 2^31.
+ */
 #define REFPIN_SIGN ((1ull << 63) | (1ull << 31))
+
+/* Make @x opaque to the optimiser, so that a 64-bit constant stays in a
+ * register across a loop instead of being rematerialised every iteration
+ * (or folded back into an expression the loop wanted to avoid). */
+#define keep_in_register(x) __asm__("" : "+r"(x))
+
+/*
+ * The metadata of a frame of chunk @ch, from @bytes = (its pfn * 16) plus
+ * anything below bit 4: the offset is masked to the chunk, so a frame of
+ * another chunk gives a frame of this one (which the fast paths detect and
+ * undo), never an address outside it.
+ */
+_Static_assert(sizeof(struct phys_page) == 16 && PTE_PRESENT == 1,
+	       "chunk_pg_at() assumes 16-byte metadata, pte = pfn << 1 | 1");
+static inline struct phys_page *chunk_pg_at(struct phys_chunk *ch,
+					    uint64_t bytes)
+{
+	return (struct phys_page *)((char *)ch->pg +
+				    (bytes & ((PHYS_CHUNK_FRAMES - 1) *
+					      sizeof(struct phys_page))));
+}
 
 /*
  * Pin the frames of the @m leaf entries at @t into @out, if every entry is
- * present and maps a frame of chunk @ch (index @cidx) whose refcount is in
- * [1, 2^31) and pin count below 2^31.  A refcount of 0 is a free frame or a
- * tail of a compound page, so a frame that passes is a small page or a
- * head, and its metadata holds its counts.  Lock held.  False (nothing
- * changed but @out) if a page needs the careful path.
+ * present and maps a frame of chunk @ch (index @cidx) whose refcount is at
+ * least 1 and whose counts are far from overflow.  A refcount of 0 is a
+ * free frame or a tail of a compound page, so a frame that passes is a
+ * small page or a head, and its metadata holds its counts.  Lock held.
+ * False (nothing changed but @out) if a page needs the careful path.
  */
-static inline bool pin_block_fast(const uint64_t *t, unsigned int m,
-				  struct phys_chunk *ch, uint64_t cidx,
-				  uint16_t who, uint64_t *out)
+static inline bool pin_block_scalar(const uint64_t *t, unsigned int m,
+				    struct phys_chunk *ch, uint64_t cidx,
+				    uint32_t who, uint64_t *out)
 {
+	/* e ^ key has no bit outside the pfn's chunk offset set iff the
+	 * entry is present and its frame is in chunk @cidx; the offset
+	 * bits are masked once, after the loop. */
 	const uint64_t key = (cidx << (PHYS_CHUNK_SHIFT + 1)) | PTE_PRESENT;
-	const uint64_t mask = ~((uint64_t)(PHYS_CHUNK_FRAMES - 1) << 1);
-	uint64_t bad = 0, acc = 0, whod = 0;
+	const uint64_t off = (uint64_t)(PHYS_CHUNK_FRAMES - 1) << 1;
+	uint64_t diff = 0, acc = 0, one = PHYS_REFPIN_ONE;
+	uint32_t whod = 0;
 	unsigned int k;
 
+	keep_in_register(one);
+	keep_in_register(who);
+#pragma GCC unroll 2
 	for (k = 0; k < m; k++) {
-		uint64_t e = t[k], pfn = pte_pfn(e);
-		struct phys_page *pg = &ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
+		uint64_t e = t[k];
+		/* e << 3 is pfn * sizeof(struct phys_page) (plus bit 3). */
+		struct phys_page *pg = chunk_pg_at(ch, e << 3);
 		uint64_t old = pg->refpin;
 
-		/* Present and in the chunk; ref >= 1; no sign bit set. */
-		bad |= (e ^ key) & mask;
-		acc |= old | (old - 1);
-		whod |= (uint64_t)(uint16_t)(pg->who ^ who);
-		pg->refpin = old + PHYS_REFPIN_ONE;
-		out[k] = pfn;
+		__builtin_prefetch((const char *)pg + PF_DIST, 1);
+		diff |= e ^ key;
+		acc |= old - 1;
+		whod |= pg->who ^ who;
+		pg->refpin = old + one;
+		out[k] = pte_pfn(e);
 	}
-	if (unlikely(bad | (acc & REFPIN_SIGN))) {
+	if (unlikely((diff & ~off) | (acc & REFPIN_SIGN))) {
 		for (k = 0; k < m; k++)
 			ch->pg[pte_pfn(t[k]) & (PHYS_CHUNK_FRAMES - 1)].refpin -=
 				PHYS_REFPIN_ONE;
@@ -131,8 +169,106 @@ static inline bool pin_block_fast(const uint64_t *t, unsigned int m,
 	}
 	if (unlikely(whod))
 		for (k = 0; k < m; k++)
-			ch->pg[out[k] & (PHYS_CHUNK_FRAMES - 1)].who = who;
+			ch->pg[out[k] & (PHYS_CHUNK_FRAMES - 1)].who =
+				(uint16_t)who;
 	return true;
+}
+
+/*
+ * Runs of consecutive frames -- what faulting in a range in order gives,
+ * and what type1 maps as one IOMMU run -- have consecutive metadata, so
+ * their blocks are done two 64-bit lanes at a time: a frame's 16 bytes of
+ * metadata are one vector (lane 0 refpin, lane 1 flags/who/order), and
+ * two page-table entries or pfns are one vector.  GCC/clang vector
+ * extensions: SSE2 on x86-64, NEON on arm64, plain code elsewhere.
+ */
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+static inline v2u64 v2_load(const void *p)
+{
+	v2u64 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void v2_store(void *p, v2u64 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/*
+ * Copy the @m values at @in to @out, shifted right by @shift, and say
+ * whether in[k] == in[0] + k * @inc for every k.
+ */
+static inline bool copy_if_run(const uint64_t *in, unsigned int m, uint64_t inc,
+			       unsigned int shift, uint64_t *out)
+{
+	v2u64 exp = { in[0], in[0] + inc }, step = { 2 * inc, 2 * inc };
+	v2u64 diff = { 0, 0 };
+	uint64_t last = 0;
+	unsigned int k;
+
+#pragma GCC unroll 2
+	for (k = 0; k + 2 <= m; k += 2) {
+		v2u64 v = v2_load(&in[k]);
+
+		diff |= v ^ exp;
+		exp += step;
+		v2_store(&out[k], v >> shift);
+	}
+	if (k < m) {
+		last = in[k] ^ exp[0];
+		out[k] = in[k] >> shift;
+	}
+	return !(diff[0] | diff[1] | last);
+}
+
+/*
+ * pin_block_fast() for entries mapping @m consecutive frames of @ch from
+ * metadata @pg on.  One vector per frame: lane 0 gets refpin - 1 (the
+ * check of REFPIN_SIGN), lane 1 flags/who/order ^ @who in the who bits.
+ */
+static inline bool pin_run_fast(struct phys_page *pg, unsigned int m,
+				uint32_t who)
+{
+	const v2u64 one = { PHYS_REFPIN_ONE, 0 }, dec = { 1, 0 };
+	const v2u64 wkey = { 0, (uint64_t)who << 16 };
+	const uint64_t wmask = 0xffffull << 16;
+	v2u64 acc = { 0, 0 };
+	unsigned int k;
+
+	_Static_assert(offsetof(struct phys_page, who) == 10,
+		       "pin_run_fast() assumes who in bits 16..31 of lane 1");
+#pragma GCC unroll 4
+	for (k = 0; k < m; k++) {
+		v2u64 v = v2_load(&pg[k]);
+
+		acc |= (v - dec) ^ wkey;
+		v2_store(&pg[k], v + one);
+	}
+	if (unlikely(acc[0] & REFPIN_SIGN)) {
+		for (k = 0; k < m; k++)
+			pg[k].refpin -= PHYS_REFPIN_ONE;
+		return false;
+	}
+	if (unlikely(acc[1] & wmask))
+		for (k = 0; k < m; k++)
+			pg[k].who = (uint16_t)who;
+	return true;
+}
+
+/* Pin @m leaf entries at @t into @out; see pin_block_scalar(). */
+static inline bool pin_block_fast(const uint64_t *t, unsigned int m,
+				  struct phys_chunk *ch, uint64_t cidx,
+				  uint32_t who, uint64_t *out)
+{
+	/* The caller checked that t[0] is present and in chunk @cidx and
+	 * that @m frames from it stay in the chunk. */
+	if (copy_if_run(t, m, 2, 1, out))
+		return pin_run_fast(&ch->pg[out[0] & (PHYS_CHUNK_FRAMES - 1)],
+				    m, who);
+	return pin_block_scalar(t, m, ch, cidx, who, out);
 }
 
 /*
@@ -144,7 +280,7 @@ static inline bool pin_block_fast(const uint64_t *t, unsigned int m,
 static inline unsigned int pin_try_fast(const uint64_t *t, unsigned int idx,
 					unsigned int end,
 					const struct meta_cache *c,
-					uint64_t zchunk, uint16_t who,
+					uint64_t zchunk, uint32_t who,
 					uint64_t *out, unsigned int *careful)
 {
 	uint64_t e0 = t[idx], p0 = pte_pfn(e0);
@@ -159,8 +295,10 @@ static inline unsigned int pin_try_fast(const uint64_t *t, unsigned int idx,
 		m = FAST_BLOCK;
 	if (m > room)
 		m = room;
-	if (likely(pin_block_fast(&t[idx], m, c->ch, c->cidx, who, out)))
+	if (likely(pin_block_fast(&t[idx], m, c->ch, c->cidx, who, out))) {
+		*careful = 0;
 		return m;
+	}
 	*careful = m;
 	return 0;
 }
@@ -453,24 +591,29 @@ static void unpin_frame(struct mm_phys *p, struct meta_cache *c, uint64_t pfn,
  * block of unpin (see FAST_BLOCK).  Lock held.  False, with nothing
  * changed, if a page needs the careful path.
  */
-static inline bool unpin_block_fast(const uint64_t *pfns, unsigned int m,
-				    struct phys_chunk *ch, uint64_t cidx,
-				    bool make_dirty)
+static inline bool unpin_block_scalar(const uint64_t *pfns, unsigned int m,
+				      struct phys_chunk *ch, uint64_t cidx,
+				      bool make_dirty)
 {
-	uint64_t bad = 0, acc = 0;
+	const uint64_t base = cidx << PHYS_CHUNK_SHIFT;
+	uint64_t diff = 0, acc = 0, minus = -(PHYS_REFPIN_ONE + 1);
 	unsigned int k;
 
+	keep_in_register(minus);
+#pragma GCC unroll 2
 	for (k = 0; k < m; k++) {
 		uint64_t pfn = pfns[k];
-		struct phys_page *pg = &ch->pg[pfn & (PHYS_CHUNK_FRAMES - 1)];
-		uint64_t v = pg->refpin - PHYS_REFPIN_ONE;
+		struct phys_page *pg = chunk_pg_at(ch, pfn << 4);
+		uint64_t v = pg->refpin + minus;
 
-		/* In the chunk; pin was >= 1 and ref >= 2. */
-		bad |= (pfn >> PHYS_CHUNK_SHIFT) ^ cidx;
-		acc |= v | (v - 1);
-		pg->refpin = v;
+		__builtin_prefetch((const char *)pg + PF_DIST, 1);
+		/* Offset bits are masked after the loop. */
+		diff |= pfn ^ base;
+		acc |= v;
+		pg->refpin = v + 1;
 	}
-	if (unlikely(bad | (acc & REFPIN_SIGN))) {
+	if (unlikely((diff & ~(uint64_t)(PHYS_CHUNK_FRAMES - 1)) |
+		     (acc & REFPIN_SIGN))) {
 		for (k = 0; k < m; k++)
 			ch->pg[pfns[k] & (PHYS_CHUNK_FRAMES - 1)].refpin +=
 				PHYS_REFPIN_ONE;
@@ -481,6 +624,60 @@ static inline bool unpin_block_fast(const uint64_t *pfns, unsigned int m,
 			ch->pg[pfns[k] & (PHYS_CHUNK_FRAMES - 1)].flags |=
 				VFIOSIM_PAGE_DIRTY;
 	return true;
+}
+
+/* unpin_block_scalar() for @m consecutive frames from metadata @pg on. */
+static inline bool unpin_run_fast(struct phys_page *pg, unsigned int m,
+				  bool make_dirty)
+{
+	const v2u64 minus = { -(PHYS_REFPIN_ONE + 1), 0 }, inc = { 1, 0 };
+	v2u64 acc = { 0, 0 };
+	unsigned int k;
+
+#pragma GCC unroll 4
+	for (k = 0; k < m; k++) {
+		v2u64 v = v2_load(&pg[k]) + minus;
+
+		acc |= v;
+		v2_store(&pg[k], v + inc);
+	}
+	if (unlikely(acc[0] & REFPIN_SIGN)) {
+		for (k = 0; k < m; k++)
+			pg[k].refpin += PHYS_REFPIN_ONE;
+		return false;
+	}
+	if (make_dirty)
+		for (k = 0; k < m; k++)
+			pg[k].flags |= VFIOSIM_PAGE_DIRTY;
+	return true;
+}
+
+/*
+ * Unpin the @m frames @pfns (the first in chunk @ch, index @cidx, and @m
+ * frames from it in the chunk): the fast block of unpin.  Lock held.
+ * False, with nothing changed, if a page needs the careful path.
+ */
+static inline bool unpin_block_fast(const uint64_t *pfns, unsigned int m,
+				    struct phys_chunk *ch, uint64_t cidx,
+				    bool make_dirty)
+{
+	v2u64 exp = { pfns[0], pfns[0] + 1 }, step = { 2, 2 };
+	v2u64 diff = { 0, 0 };
+	uint64_t last = 0;
+	unsigned int k;
+
+#pragma GCC unroll 2
+	for (k = 0; k + 2 <= m; k += 2) {
+		diff |= v2_load(&pfns[k]) ^ exp;
+		exp += step;
+	}
+	if (k < m)
+		last = pfns[k] ^ exp[0];
+	if (!(diff[0] | diff[1] | last))
+		return unpin_run_fast(
+			&ch->pg[pfns[0] & (PHYS_CHUNK_FRAMES - 1)], m,
+			make_dirty);
+	return unpin_block_scalar(pfns, m, ch, cidx, make_dirty);
 }
 
 static int unpin_report(struct vfiosim_world *w, const struct unpin_bad *bad)
