@@ -36,15 +36,16 @@ static bool frame_answer(struct mm_phys *p, uint64_t pfn, uint64_t limit,
 		return phys_is_mmio(p, pfn);
 	rsvd = r.head->flags & VFIOSIM_PAGE_RESERVED;
 	if (r.pg && !r.order) {
-		unsigned int idx = pfn & (PHYS_CHUNK_FRAMES - 1);
-		uint64_t k = 1;
+		const unsigned int idx = pfn & (PHYS_CHUNK_FRAMES - 1);
+		const uint16_t mask = PHYS_INUSE | VFIOSIM_PAGE_RESERVED;
+		const uint16_t want = r.pg->flags & mask;
+		const struct phys_page *pg = r.pg + 1;
+		uint64_t k = 1, stop = PHYS_CHUNK_FRAMES - idx;
 
-		while (k < limit && idx + k < PHYS_CHUNK_FRAMES) {
-			const struct phys_page *pg = &r.chunk->pg[idx + k];
-
-			if (!(pg->flags & PHYS_INUSE) || pg->order ||
-			    !(pg->flags & VFIOSIM_PAGE_RESERVED) != !rsvd)
-				break;
+		if (stop > limit)
+			stop = limit;
+		while (k < stop && (pg->flags & mask) == want && !pg->order) {
+			pg++;
 			k++;
 		}
 		*same = k;
