@@ -62,6 +62,7 @@ struct vfio_dma {
 	bool iommu_mapped;
 	bool lock_cap;
 	bool vaddr_invalid;
+	bool has_rsvd; /* model only: a reserved or PFNMAP page was pinned */
 	struct vfiosim_task *task;
 	struct vfiosim_mm *mm; /* grabbed (mmgrab) */
 	long locked_vm;	       /* pages this dma charged to mm */
@@ -441,6 +442,8 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 			}
 			if (!rsvd)
 				lock_acct += (long)take;
+			else
+				dma->has_rsvd = true;
 			rsvd_left -= take;
 			pinned += (long)take;
 			npage -= take;
@@ -483,8 +486,15 @@ static long vfio_unpin_pages_remote(struct vfiosim_type1 *t1,
 
 	/*
 	 * put_pfn() on each page, as the kernel does, but the normal pages
-	 * of a run are released in one call.
+	 * of a run are released in one call -- all of them at once when
+	 * this mapping never pinned a reserved page.
 	 */
+	if (!dma->has_rsvd && npage > 0) {
+		vfiosim_unpin_user_page_range_dirty_lock(
+			t1->w, pfn, (unsigned long)npage, dirty);
+		unlocked = npage;
+		npage = 0;
+	}
 	for (long i = 0; i < npage;) {
 		bool rsvd;
 		long n = (long)vfiosim_pfn_reserved_run(
