@@ -14,25 +14,12 @@
 
 #include "iommu/iommu_internal.h"
 
-/* The leaf for @iova: from @pte's table when @iova is not the first entry
- * of a table and @pte's neighbour is a leaf, else from the root. */
-static uint64_t *next_leaf(struct vfiosim_iommu_domain *d, uint64_t *pte,
-			   unsigned int *level, uint64_t iova)
-{
-	struct vfiosim_iommu *iommu = d->iommu;
-	unsigned int shift = iommu->granule_shift + *level * iommu->bits;
-	uint64_t idx = (iova >> shift) & ((1ull << iommu->bits) - 1);
-
-	if (idx && (pte[1] & PTE_LEAF))
-		return pte + 1;
-	return pt_walk(d, mk_iova(iova), level);
-}
-
 VFIOSIM_EXPORT int vfiosim_iommu_lookup_run(struct vfiosim_iommu_domain *d,
 					    uint64_t iova, uint64_t len,
 					    uint64_t *phys, uint64_t *run)
 {
 	struct vfiosim_iommu *iommu;
+	const uint64_t nent = 1ull << (d ? d->iommu->bits : 0);
 	unsigned int level;
 	uint64_t *pte, size, p0, done;
 
@@ -48,16 +35,37 @@ VFIOSIM_EXPORT int vfiosim_iommu_lookup_run(struct vfiosim_iommu_domain *d,
 	size = level_size(iommu, level);
 	p0 = (*pte & PTE_ADDR_MASK) + (iova & (size - 1));
 	done = size - (iova & (size - 1));
+	/* From here on every step starts at a leaf boundary. */
 	while (done < len && iova + done > iova) {
-		uint64_t cur = iova + done, *next;
+		uint64_t cur = iova + done;
+		uint64_t idx =
+			(cur >> (iommu->granule_shift + level * iommu->bits)) &
+			(nent - 1);
 
-		next = next_leaf(d, pte, &level, cur);
-		if (!next)
+		if (idx) {
+			/* The rest of this table, entry by entry. */
+			uint64_t left = nent - idx, i = 0;
+
+			while (i < left && done < len &&
+			       (pte[1 + i] & PTE_LEAF) &&
+			       (pte[1 + i] & PTE_ADDR_MASK) == p0 + done) {
+				done += size;
+				i++;
+			}
+			if (i) {
+				pte += i;
+				continue;
+			}
+			if (pte[1] & PTE_LEAF)
+				break; /* mapped elsewhere */
+		}
+		/* A new table, or a table entry below a leaf: walk. */
+		pte = pt_walk(d, mk_iova(cur), &level);
+		if (!pte)
 			break;
 		size = level_size(iommu, level);
-		if ((*next & PTE_ADDR_MASK) + (cur & (size - 1)) != p0 + done)
+		if ((*pte & PTE_ADDR_MASK) + (cur & (size - 1)) != p0 + done)
 			break;
-		pte = next;
 		done += size - (cur & (size - 1));
 	}
 	hw_unlock(iommu);
