@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libvfiosim/explore.h>
-
 #include "sim/sim_internal.h"
 
 #define TOKEN_VERSION 1
