@@ -433,7 +433,7 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 		 * is checked as if page by page).
 		 */
 		for (;;) {
-			uint64_t contig = 1, take, locked;
+			uint64_t contig, take, locked;
 
 			if (pfn != *pfn_base + (uint64_t)pinned)
 				goto out;
@@ -580,23 +580,6 @@ static long vfio_sync_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 	return unlocked;
 }
 
-/*
- * The longest physically contiguous run from @iova (which maps @phys) below
- * @end: what the kernel's page-by-page iova_to_phys() loop finds, in one
- * walk of the IO page table.
- */
-static uint64_t contiguous_run(struct vfiosim_type1 *t1,
-			       struct vfiosim_iommu_domain *dom, uint64_t iova,
-			       uint64_t end, uint64_t phys)
-{
-	uint64_t p, run;
-
-	if (vfiosim_iommu_lookup_run(dom, iova, end - iova, &p, &run) ||
-	    p != phys)
-		return t1->page_size;
-	return run;
-}
-
 /* vfio_unmap_unpin(): unmap @dma from every domain and unpin its pages. */
 static long vfio_unmap_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 			     bool do_accounting)
@@ -626,13 +609,15 @@ static long vfio_unmap_unpin(struct vfiosim_type1 *t1, struct vfio_dma *dma,
 
 		/* The kernel WARNs on phys 0 ("not mapped"); here frame 0
 		 * is a frame like any other and the lookup says not-mapped. */
-		if (vfiosim_iommu_iova_to_phys(domain->domain, iova, &phys)) {
+		/* Where iova maps and the longest physically contiguous run
+		 * from there: the kernel's page-by-page iova_to_phys() loop,
+		 * in one walk. */
+		if (vfiosim_iommu_lookup_run(domain->domain, iova, end - iova,
+					     &phys, &len)) {
 			VFIOSIM_WARN_ON(t1->w, 1);
 			iova += t1->page_size;
 			continue;
 		}
-		/* The longest physically contiguous run. */
-		len = contiguous_run(t1, domain->domain, iova, end, phys);
 		if (regions) { /* unmap_unpin_fast() */
 			unmapped = vfiosim_iommu_unmap_fast(domain->domain,
 							    iova, len, &gather);
@@ -1132,14 +1117,13 @@ static int vfio_iommu_replay(struct vfiosim_type1 *t1,
 					ret = -EINVAL;
 					goto unwind;
 				}
-				if (vfiosim_iommu_iova_to_phys(d->domain, iova,
-							       &phys)) {
+				if (vfiosim_iommu_lookup_run(d->domain, iova,
+							     end - iova, &phys,
+							     &size)) {
 					VFIOSIM_WARN_ON(t1->w, 1);
 					iova += t1->page_size;
 					continue;
 				}
-				size = contiguous_run(t1, d->domain, iova, end,
-						      phys);
 			} else {
 				uint64_t pfn;
 				long npage = vfio_pin_pages_remote(
@@ -1203,13 +1187,12 @@ unwind:
 		while (iova < end) {
 			uint64_t phys, size;
 
-			if (vfiosim_iommu_iova_to_phys(domain->domain, iova,
-						       &phys)) {
+			if (vfiosim_iommu_lookup_run(domain->domain, iova,
+						     end - iova, &phys,
+						     &size)) {
 				iova += t1->page_size;
 				continue;
 			}
-			size = contiguous_run(t1, domain->domain, iova, end,
-					      phys);
 			vfiosim_iommu_unmap(domain->domain, iova, size);
 			vfio_unpin_pages_remote(t1, dma, phys >> t1->page_shift,
 						(long)(size >> t1->page_shift),
