@@ -5,6 +5,7 @@
 #ifndef VFIOSIM_TESTUTIL_H
 #define VFIOSIM_TESTUTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,23 @@ tu_run(const struct vfiosim_config *cfg,
 	struct vfiosim_world *w = tu_world(cfg);
 
 	*rc = vfiosim_world_run(w, fn, arg);
+	return w;
+}
+
+/*
+ * Runs @fn once in a fresh world that must end without a failure (each one
+ * is printed first); returns the world (destroy it).
+ */
+static inline struct vfiosim_world *
+tu_run_clean(const struct vfiosim_config *cfg,
+	     void (*fn)(struct vfiosim_world *w, void *arg), void *arg)
+{
+	int rc;
+	struct vfiosim_world *w = tu_run(cfg, fn, arg, &rc);
+
+	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
+		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
+	ck_assert_int_eq(rc, 0);
 	return w;
 }
 

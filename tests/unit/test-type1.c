@@ -79,12 +79,8 @@ static void env_body(struct vfiosim_world *w, void *arg)
 static void run_env(struct env *e)
 {
 	struct vfiosim_world *w;
-	int rc;
 
-	w = tu_run(e->cfg, env_body, e, &rc);
-	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
-		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
-	ck_assert_int_eq(rc, 0);
+	w = tu_run_clean(e->cfg, env_body, e);
 	ck_assert_int_eq(vfiosim_world_destroy(w), 0);
 }
 

@@ -232,12 +232,8 @@ START_TEST(uapi_container_group_type1)
 {
 	struct vfiosim_world *w;
 	struct out o = { 0 };
-	int rc;
 
-	w = tu_run(NULL, uapi_body, &o, &rc);
-	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
-		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
-	ck_assert_int_eq(rc, 0);
+	w = tu_run_clean(NULL, uapi_body, &o);
 	ck_assert_int_eq(o.n, 43);
 	ck_assert_int_eq(o.rc[0], 1);
 	ck_assert_int_eq(o.rc[1], 0);
@@ -345,25 +341,45 @@ static void edu_roundtrip(struct vfiosim_world *w, int d, uint64_t bar,
 	edu_w32(w, d, bar + 0x98, 1 | 2);
 }
 
+/* One edu alone in IOMMU group 1, known to the uAPI as /dev/vfio/1. */
+struct rig {
+	struct vfiosim_iommu *iommu;
+	struct vfiosim_iommu_group *ig;
+	struct vfiosim_edu *edu;
+};
+
+static void rig_up(struct vfiosim_world *w, struct rig *r)
+{
+	VFIOSIM_ASSERT(w, vfiosim_iommu_create(w, NULL, &r->iommu) == 0,
+		       "iommu");
+	VFIOSIM_ASSERT(w, vfiosim_iommu_group_alloc(r->iommu, &r->ig) == 0,
+		       "group");
+	VFIOSIM_ASSERT(
+		w, vfiosim_edu_create(w, r->ig, "0000:00:01.0", &r->edu) == 0,
+		"edu");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_group(w, 1, r->ig) == 0, "node");
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, r->edu) == 0, "add edu");
+}
+
+static void rig_down(struct rig *r)
+{
+	vfiosim_edu_destroy(r->edu);
+	vfiosim_iommu_group_free(r->ig);
+	vfiosim_iommu_destroy(r->iommu);
+}
+
 static void edu_body(struct vfiosim_world *w, void *arg)
 {
 	struct edu_out *o = arg;
 	struct vfiosim_mm *mm = vfiosim_current_mm(w);
-	struct vfiosim_iommu *iommu;
-	struct vfiosim_iommu_group *ig;
-	struct vfiosim_edu *edu;
+	struct rig r;
 	struct vfio_region_info ri = { .argsz = sizeof(ri) };
 	uint32_t pattern[16], zero[16] = { 0 }, back[16];
 	uint64_t buf;
 	int c, g, d;
 
-	VFIOSIM_ASSERT(w, vfiosim_iommu_create(w, NULL, &iommu) == 0, "iommu");
-	VFIOSIM_ASSERT(w, vfiosim_iommu_group_alloc(iommu, &ig) == 0, "group");
-	VFIOSIM_ASSERT(w, vfiosim_edu_create(w, ig, "0000:00:01.0", &edu) == 0,
-		       "edu");
-	VFIOSIM_ASSERT(w, vfiosim_uapi_add_group(w, 1, ig) == 0, "node");
-	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, edu) == 0, "add edu");
-	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, edu) == -EEXIST, "dup");
+	rig_up(w, &r);
+	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, r.edu) == -EEXIST, "dup");
 	VFIOSIM_ASSERT(w,
 		       vfiosim_mmap(mm, 0, 16 * PG,
 				    VFIOSIM_PROT_READ | VFIOSIM_PROT_WRITE,
@@ -423,7 +439,7 @@ static void edu_body(struct vfiosim_world *w, void *arg)
 	edu_roundtrip(w, d, o->bar0_off, 0x100000, 0xc00000);
 	vfiosim_mm_read(mm, buf + 4 * PG, back, sizeof(back));
 	o->got[2] = back[0];
-	o->faults = vfiosim_device_fault_count(vfiosim_edu_device(edu));
+	o->faults = vfiosim_device_fault_count(vfiosim_edu_device(r.edu));
 
 	CALL(o,
 	     vfiosim_uapi_ioctl(w, g, VFIO_GROUP_UNSET_CONTAINER, 0)); /* 9 */
@@ -435,21 +451,15 @@ static void edu_body(struct vfiosim_world *w, void *arg)
 	     vfiosim_uapi_ioctl(w, g, VFIO_GROUP_UNSET_CONTAINER, 0)); /* 13 */
 	vfiosim_uapi_close(w, g);
 	vfiosim_uapi_close(w, c);
-	vfiosim_edu_destroy(edu);
-	vfiosim_iommu_group_free(ig);
-	vfiosim_iommu_destroy(iommu);
+	rig_down(&r);
 }
 
 START_TEST(uapi_edu_dma)
 {
 	struct vfiosim_world *w;
 	struct edu_out o = { 0 };
-	int rc;
 
-	w = tu_run(NULL, edu_body, &o, &rc);
-	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
-		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
-	ck_assert_int_eq(rc, 0);
+	w = tu_run_clean(NULL, edu_body, &o);
 	ck_assert_int_eq(o.n, 14);
 	ck_assert_int_eq(o.err[0], EINVAL);
 	ck_assert_int_eq(o.err[1], ENODEV);
@@ -499,9 +509,7 @@ static void mmap_body(struct vfiosim_world *w, void *arg)
 {
 	struct mmap_out *o = arg;
 	struct vfiosim_mm *mm = vfiosim_current_mm(w);
-	struct vfiosim_iommu *iommu;
-	struct vfiosim_iommu_group *ig;
-	struct vfiosim_edu *edu;
+	struct rig r;
 	struct vfio_iommu_type1_dma_unmap un = {
 		.argsz = sizeof(un), .flags = VFIO_DMA_UNMAP_FLAG_ALL
 	};
@@ -509,12 +517,7 @@ static void mmap_body(struct vfiosim_world *w, void *arg)
 	uint8_t *bar, *tail;
 	int c, g, d;
 
-	VFIOSIM_ASSERT(w, vfiosim_iommu_create(w, NULL, &iommu) == 0, "iommu");
-	VFIOSIM_ASSERT(w, vfiosim_iommu_group_alloc(iommu, &ig) == 0, "group");
-	VFIOSIM_ASSERT(w, vfiosim_edu_create(w, ig, "0000:00:01.0", &edu) == 0,
-		       "edu");
-	VFIOSIM_ASSERT(w, vfiosim_uapi_add_group(w, 1, ig) == 0, "node");
-	VFIOSIM_ASSERT(w, vfiosim_uapi_add_edu(w, 1, edu) == 0, "add edu");
+	rig_up(w, &r);
 	VFIOSIM_ASSERT(w,
 		       vfiosim_task_set_rlimit(vfiosim_current_task(w),
 					       VFIOSIM_RLIMIT_MEMLOCK, 0) == 0,
@@ -574,21 +577,15 @@ static void mmap_body(struct vfiosim_world *w, void *arg)
 	vfiosim_uapi_close(w, d);
 	vfiosim_uapi_close(w, g);
 	vfiosim_uapi_close(w, c);
-	vfiosim_edu_destroy(edu);
-	vfiosim_iommu_group_free(ig);
-	vfiosim_iommu_destroy(iommu);
+	rig_down(&r);
 }
 
 START_TEST(uapi_mmap_bar)
 {
 	struct vfiosim_world *w;
 	struct mmap_out o = { 0 };
-	int rc;
 
-	w = tu_run(NULL, mmap_body, &o, &rc);
-	for (size_t i = 0; i < vfiosim_world_failure_count(w); i++)
-		fprintf(stderr, "%s\n", vfiosim_world_failure(w, i)->report);
-	ck_assert_int_eq(rc, 0);
+	w = tu_run_clean(NULL, mmap_body, &o);
 	ck_assert_int_eq(o.n, 14);
 	ck_assert_int_eq(o.rc[0], 0);
 	ck_assert_int_eq(o.rc[1], 0);
