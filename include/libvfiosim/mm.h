@@ -184,6 +184,11 @@ bool vfiosim_pfn_invalid_or_reserved(struct vfiosim_world *w, uint64_t pfn);
  * @max: the most frames to look at.
  * @rsvd: out, the answer for @pfn (and for every frame of the run).
  *
+ * The run is as long as possible: a shorter run than @max ends just before
+ * a frame that answers differently.  With no memory (NULL @w, or a
+ * configuration it cannot be set up from) every frame answers true, as
+ * vfiosim_pfn_invalid_or_reserved() does, and the run is @max.
+ *
  * Return: the run length, between 1 and @max; 0 if @max is 0 or @rsvd is
  * NULL (then *@rsvd is untouched).
  */

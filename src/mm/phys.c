@@ -913,22 +913,82 @@ VFIOSIM_EXPORT void *vfiosim_page_bytes(struct vfiosim_world *w, uint64_t pfn)
 	return b;
 }
 
+/*
+ * The answer of vfiosim_pfn_invalid_or_reserved() for one frame, and how
+ * many frames from @pfn share it for certain (the rest of a compound page,
+ * order-0 neighbours in the same metadata chunk up to @limit, everything
+ * past the end of memory).
+ */
+static bool frame_answer(struct mm_phys *p, uint64_t pfn, uint64_t limit,
+			 uint64_t *same)
+{
+	struct phys_ref r;
+	bool rsvd;
+
+	if (pfn >= p->npages) {
+		*same = UINT64_MAX;
+		return true;
+	}
+	*same = 1;
+	if (!phys_lookup(p, pfn, &r))
+		return phys_is_mmio(p, pfn);
+	rsvd = r.head->flags & VFIOSIM_PAGE_RESERVED;
+	if (r.pg && !r.order) {
+		const unsigned int idx = pfn & (PHYS_CHUNK_FRAMES - 1);
+		const uint16_t mask = PHYS_INUSE | VFIOSIM_PAGE_RESERVED;
+		const uint16_t want = r.pg->flags & mask;
+		const struct phys_page *pg = r.pg + 1;
+		uint64_t k = 1, stop = PHYS_CHUNK_FRAMES - idx;
+
+		if (stop > limit)
+			stop = limit;
+		while (k < stop && (pg->flags & mask) == want && !pg->order) {
+			pg++;
+			k++;
+		}
+		*same = k;
+	} else {
+		*same = r.head_pfn + (1ull << r.order) - pfn;
+	}
+	return rsvd;
+}
+
+VFIOSIM_EXPORT uint64_t vfiosim_pfn_reserved_run(struct vfiosim_world *w,
+						 uint64_t pfn, uint64_t max,
+						 bool *rsvd)
+{
+	struct mm_phys *p;
+	uint64_t n = 0, same;
+	bool first;
+
+	if (!rsvd || !max)
+		return 0;
+	p = mm_phys_get(w);
+	if (!p) {
+		*rsvd = true; /* as vfiosim_pfn_invalid_or_reserved() */
+		return max;
+	}
+	phys_lock(p);
+	first = frame_answer(p, pfn, max, &same);
+	for (;;) {
+		n = same >= max - n ? max : n + same;
+		if (n == max || pfn + n < pfn)
+			break;
+		if (frame_answer(p, pfn + n, max - n, &same) != first)
+			break;
+	}
+	phys_unlock(p);
+	*rsvd = first;
+	return n;
+}
+
 VFIOSIM_EXPORT bool vfiosim_pfn_invalid_or_reserved(struct vfiosim_world *w,
 						    uint64_t pfn)
 {
-	struct mm_phys *p = mm_phys_get(w);
-	struct phys_ref r;
-	bool ret = true;
+	bool rsvd;
 
-	if (!p || pfn >= p->npages)
-		return true;
-	phys_lock(p);
-	if (phys_lookup(p, pfn, &r))
-		ret = r.head->flags & VFIOSIM_PAGE_RESERVED;
-	else
-		ret = phys_is_mmio(p, pfn);
-	phys_unlock(p);
-	return ret;
+	vfiosim_pfn_reserved_run(w, pfn, 1, &rsvd);
+	return rsvd;
 }
 
 VFIOSIM_EXPORT int vfiosim_phys_add_mmio(struct vfiosim_world *w, uint64_t pfn,
