@@ -497,7 +497,7 @@ int vfiosim_iommu_lookup(struct vfiosim_iommu_domain *domain, uint64_t iova,
  * vfiosim_iommu_lookup_run() - where @iova is mapped and for how long the
  * mapping stays physically contiguous: the answer of type1's loop that
  * calls iommu_iova_to_phys() page after page (across leaves of any size,
- * whatever their permissions), in one walk.
+ * whatever their permissions), reading the page table once.
  * @domain: the domain.
  * @iova: the address.
  * @len: the most bytes to look at from @iova.
@@ -506,7 +506,7 @@ int vfiosim_iommu_lookup(struct vfiosim_iommu_domain *domain, uint64_t iova,
  *	@phys + k.
  *
  * Return: 0, -EINVAL (NULL arguments, @len 0), -ENOENT if @iova is not
- * mapped (nothing written).
+ * mapped or lies beyond the aperture (nothing written).
  */
 int vfiosim_iommu_lookup_run(struct vfiosim_iommu_domain *domain, uint64_t iova,
 			     uint64_t len, uint64_t *phys, uint64_t *run);

@@ -965,6 +965,20 @@ VFIOSIM_EXPORT int vfiosim_iommu_lookup(struct vfiosim_iommu_domain *d,
 	return rc;
 }
 
+VFIOSIM_EXPORT int vfiosim_iommu_lookup_run(struct vfiosim_iommu_domain *d,
+					    uint64_t iova, uint64_t len,
+					    uint64_t *phys, uint64_t *run)
+{
+	int rc;
+
+	if (!d || !phys || !run || !len)
+		return -EINVAL;
+	hw_lock(d->iommu);
+	rc = pt_lookup_run(d, iova, len, phys, run);
+	hw_unlock(d->iommu);
+	return rc;
+}
+
 VFIOSIM_EXPORT int vfiosim_iommu_iova_to_phys(struct vfiosim_iommu_domain *d,
 					      uint64_t iova, uint64_t *phys)
 {

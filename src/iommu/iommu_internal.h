@@ -218,6 +218,12 @@ void pt_for_each_leaf(struct vfiosim_iommu_domain *d, struct iova iova,
 /* The leaf entry for @iova: returns a pointer to it (or NULL). */
 uint64_t *pt_walk(struct vfiosim_iommu_domain *d, struct iova iova,
 		  unsigned int *level);
+/*
+ * Where @iova maps (*@phys) and for how many bytes from it, at most @len,
+ * the physical address follows the IOVA (*@run).  0 or -ENOENT.
+ */
+int pt_lookup_run(struct vfiosim_iommu_domain *d, uint64_t iova, uint64_t len,
+		  uint64_t *phys, uint64_t *run);
 /* Free every table (leaves dropped without checks). */
 void pt_destroy(struct vfiosim_iommu_domain *d);
 

@@ -379,6 +379,57 @@ uint64_t *pt_walk(struct vfiosim_iommu_domain *d, struct iova addr,
 	}
 }
 
+/*
+ * The answer of type1's page-by-page iova_to_phys() loop: the rest of a
+ * table is read entry by entry from the previous leaf; a new table, or a
+ * table entry where a leaf was, takes a walk from the root.
+ */
+int pt_lookup_run(struct vfiosim_iommu_domain *d, uint64_t iova, uint64_t len,
+		  uint64_t *phys, uint64_t *run)
+{
+	struct vfiosim_iommu *iommu = d->iommu;
+	unsigned int level;
+	uint64_t *pte = pt_walk(d, mk_iova(iova), &level), size, p0, done;
+
+	if (!pte)
+		return -ENOENT;
+	size = level_size(iommu, level);
+	p0 = (*pte & PTE_ADDR_MASK) + (iova & (size - 1));
+	done = size - (iova & (size - 1));
+	/* From here on every step starts at a leaf boundary. */
+	while (done < len && iova + done > iova) {
+		uint64_t cur = iova + done;
+		unsigned int idx = pt_index(iommu, level, cur);
+
+		if (idx) {
+			uint64_t left = pt_nent(iommu) - idx, i = 0;
+
+			while (i < left && done < len &&
+			       (pte[1 + i] & PTE_LEAF) &&
+			       (pte[1 + i] & PTE_ADDR_MASK) == p0 + done) {
+				done += size;
+				i++;
+			}
+			if (i) {
+				pte += i;
+				continue;
+			}
+			if (pte[1] & PTE_LEAF)
+				break; /* mapped elsewhere */
+		}
+		pte = pt_walk(d, mk_iova(cur), &level);
+		if (!pte)
+			break;
+		size = level_size(iommu, level);
+		if ((*pte & PTE_ADDR_MASK) + (cur & (size - 1)) != p0 + done)
+			break;
+		done += size - (cur & (size - 1));
+	}
+	*phys = p0;
+	*run = done < len ? done : len;
+	return 0;
+}
+
 static void each_leaf(struct vfiosim_iommu_domain *d, struct pt_table *t,
 		      uint64_t iova, uint64_t last,
 		      void (*fn)(void *arg, uint64_t leaf_iova, uint64_t size,
