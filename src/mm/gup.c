@@ -333,7 +333,7 @@ static long pin_present(struct vfiosim_mm *mm, uint64_t addr, unsigned long n,
 	uint64_t vpn = addr >> p->page_shift;
 	uint16_t who = phys_who(mm->w);
 	unsigned long done = 0;
-	unsigned int levels = (47 - p->page_shift + 8) / 9;
+	unsigned int levels = pt_levels(p);
 	/* A write pin must fault (COW) a zero-page entry. */
 	uint64_t zero = write ? p->zero_pfn : UINT64_MAX;
 	uint64_t zchunk = zero == VFIOSIM_PFN_INVALID ?
@@ -348,7 +348,7 @@ static long pin_present(struct vfiosim_mm *mm, uint64_t addr, unsigned long n,
 		int lvl;
 
 		for (lvl = (int)levels - 1; t && lvl >= 0; lvl--) {
-			e = t[(vpn >> (9 * lvl)) & 511];
+			e = t[(vpn >> (PT_SHIFT * lvl)) & (PT_ENTRIES - 1)];
 			if (!e || (e & PTE_PRESENT))
 				break;
 			t = (uint64_t *)(uintptr_t)e;
@@ -357,7 +357,7 @@ static long pin_present(struct vfiosim_mm *mm, uint64_t addr, unsigned long n,
 			break;
 		if (lvl > 0) {
 			/* A huge leaf: the rest of this huge page at once. */
-			uint64_t span = 1ull << (9 * lvl);
+			uint64_t span = 1ull << (PT_SHIFT * lvl);
 			uint64_t off = vpn & (span - 1);
 			uint64_t k = span - off, base = pte_pfn(e) + off;
 
@@ -374,7 +374,8 @@ static long pin_present(struct vfiosim_mm *mm, uint64_t addr, unsigned long n,
 		/* A page table: run along it, in fast blocks where the
 		 * frames are in the cached metadata chunk, else page by
 		 * page. */
-		unsigned int idx = vpn & 511, end = 512, careful = 0;
+		unsigned int idx = vpn & (PT_ENTRIES - 1), end = PT_ENTRIES,
+			     careful = 0;
 
 		if (end - idx > n - done)
 			end = idx + (unsigned int)(n - done);
@@ -849,7 +850,7 @@ VFIOSIM_EXPORT int vfiosim_mm_follow_pfn(struct vfiosim_mm *mm, uint64_t vaddr,
 		if (left > ((v->end - vaddr) >> p->page_shift) &&
 		    ((v->end - vaddr) >> p->page_shift))
 			left = (v->end - vaddr) >> p->page_shift;
-		*run = left ? left : 1;
+		*run = left; /* at least 1: vaddr is inside its block */
 	}
 	return 0;
 }

@@ -46,9 +46,6 @@ static int vma_cmp(const struct mm_vma *a, const struct mm_vma *b)
 RB_GENERATE_INTERNAL(mm_vma_tree, mm_vma, rb, vma_cmp,
 		     static __attribute__((unused)))
 
-#define PT_ENTRIES 512u
-#define PT_SHIFT 9u
-
 /* ------------------------------------------------------------- locking */
 
 static inline bool in_thread(struct vfiosim_mm *mm)
@@ -297,13 +294,6 @@ VFIOSIM_EXPORT int vfiosim_account_locked_vm(struct vfiosim_mm *mm,
 }
 
 /* ----------------------------------------------------------- page table */
-
-static unsigned int pt_levels(const struct mm_phys *p)
-{
-	unsigned int bits = 47 - p->page_shift;
-
-	return (bits + PT_SHIFT - 1) / PT_SHIFT;
-}
 
 static uint64_t *pt_table_new(struct vfiosim_mm *mm)
 {

@@ -183,6 +183,17 @@ uint16_t phys_who(struct vfiosim_world *w);
 
 /* -------------------------------------------------------- address spaces */
 
+/* Page tables: 512 entries a level, enough levels for 47 bits of VA. */
+#define PT_ENTRIES 512u
+#define PT_SHIFT 9u
+
+static inline unsigned int pt_levels(const struct mm_phys *p)
+{
+	unsigned int bits = 47 - p->page_shift;
+
+	return (bits + PT_SHIFT - 1) / PT_SHIFT;
+}
+
 enum mm_vma_kind {
 	VMA_ANON = 0, /* private anonymous */
 	VMA_SHARED,   /* shared anonymous (shmem): no zero page */
