@@ -524,10 +524,15 @@ static void mmap_body(struct vfiosim_world *w, void *arg)
 		       "rlimit");
 	c = vfiosim_uapi_open(w, "/dev/vfio/vfio", O_RDWR);
 	g = vfiosim_uapi_open(w, "/dev/vfio/1", O_RDWR);
-	vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER, (unsigned long)&c);
-	vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
+	VFIOSIM_ASSERT(w,
+		       vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER,
+					  (unsigned long)&c) == 0 &&
+			       vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU,
+						  VFIO_TYPE1v2_IOMMU) == 0,
+		       "container");
 	d = (int)vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_DEVICE_FD,
 				    (unsigned long)"0000:00:01.0");
+	VFIOSIM_ASSERT(w, d >= 0, "device fd");
 
 	bar = vfiosim_uapi_mmap(w, NULL, 1 << 20, rw, MAP_SHARED, d, 0);
 	CALL(o, bar == MAP_FAILED ? -1 : 0); /* 0 */
