@@ -151,15 +151,19 @@ ssize_t vfiosim_uapi_pwrite(struct vfiosim_world *w, int fd, const void *buf,
  * @fd: a device descriptor.
  * @offset: region index << 40 plus the page-aligned offset in the region.
  *
- * The checks and their order are Linux 6.1's (mmap's own, then
- * vfio_pci_core_mmap()'s).  The task's mm must be a simulated one: with a
- * host mm (the preload shim) every check is made but a mapping that would
- * succeed is refused with ENODEV, since the simulator cannot put device
- * registers into the real process.  Use vfiosim_uapi_munmap() or
+ * The descriptor and flag checks are Linux 6.1's, in its order (mmap's
+ * own, then vfio_pci_core_mmap()'s); the placement checks of a MAP_FIXED
+ * address (alignment, range, the lowest address, an existing mapping) come
+ * after them here, before them in Linux.  The task's mm must be a
+ * simulated one: with a host mm (the preload shim) the descriptor and flag
+ * checks are made, no placement check, and a mapping that passes them is
+ * refused with ENODEV, since the simulator cannot put device registers
+ * into the real process.  Use vfiosim_uapi_munmap() or
  * vfiosim_munmap() to unmap.
  *
  * Return: the address, or MAP_FAILED with errno EBADF (not a VFIO
- * descriptor), EINVAL (unaligned @offset, zero @len, MAP_ANONYMOUS, not
+ * descriptor), EINVAL (unaligned @offset, zero @len, MAP_ANONYMOUS,
+ * MAP_HUGETLB, MAP_GROWSDOWN, not
  * MAP_SHARED, not an mmap-able BAR, beyond the BAR, a bad MAP_FIXED
  * address), ENOMEM, EOVERFLOW, EOPNOTSUPP (MAP_SHARED_VALIDATE with an
  * unknown flag), ENODEV (container or group descriptor; a host mm), EEXIST

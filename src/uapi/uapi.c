@@ -486,6 +486,8 @@ static long uapi_mmap(struct vfiosim_world *w, uint64_t addr, uint64_t len,
 		return -EINVAL; /* not a file mapping: use vfiosim_mmap() */
 	if (!f)
 		return -EBADF;
+	if (flags & MAP_HUGETLB)
+		return -EINVAL; /* not a hugetlbfs file */
 	if (!len)
 		return -EINVAL;
 	len = (len + psz - 1) & ~(psz - 1);
@@ -510,6 +512,8 @@ static long uapi_mmap(struct vfiosim_world *w, uint64_t addr, uint64_t len,
 	}
 	if (f->kind != F_DEVICE)
 		return -ENODEV; /* container and group files have no mmap */
+	if (flags & MAP_GROWSDOWN)
+		return -EINVAL; /* VM_GROWSDOWN on a file mapping */
 	/* vfio_pci_core_mmap() */
 	index = (unsigned int)(offset >> PCI_OFFSET_SHIFT);
 	if (index >= VFIO_PCI_NUM_REGIONS)

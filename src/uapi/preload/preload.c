@@ -407,9 +407,9 @@ EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset)
 	__attribute__((alias("pwrite")));
 
 /*
- * mmap() of a VFIO descriptor: every check Linux makes, in its order; a
- * BAR mapping that would succeed is refused with ENODEV (the registers
- * cannot be put into this process; see docs/uapi.md).
+ * mmap() of a VFIO descriptor: Linux's descriptor and flag checks, in its
+ * order; a BAR mapping that passes them is refused with ENODEV (the
+ * registers cannot be put into this process; see docs/uapi.md).
  */
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 		  off_t offset)

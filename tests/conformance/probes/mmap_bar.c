@@ -59,6 +59,9 @@ int main(int argc, char **argv)
 	try_map(dfd, "beyond", PG, rw, MAP_SHARED, IDX(0) + (1 << 20));
 	try_map(dfd, "validate_bad_flag", PG, rw,
 		MAP_SHARED_VALIDATE | MAP_SYNC, IDX(0));
+	try_map(dfd, "hugetlb", 2 << 20, rw, MAP_SHARED | MAP_HUGETLB, IDX(0));
+	try_map(dfd, "growsdown", PG, rw, MAP_SHARED | MAP_GROWSDOWN, IDX(0));
+	try_map(dfd, "private_bar1", PG, rw, MAP_PRIVATE, IDX(1));
 	close(dfd);
 	close(gfd);
 	close(cfd);
