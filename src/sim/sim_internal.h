@@ -296,6 +296,22 @@ void sim_event(struct vfiosim_world *w, struct vfiosim_thread *t, uint8_t kind,
 	       const char *text);
 char *sim_trace_text(const struct vfiosim_world *w, size_t tail);
 
+/* world.c: helpers of the model layers */
+
+/*
+ * copy_to_user()/copy_from_user() on this process's memory (the programs
+ * the simulator runs share it): a bad address is -EFAULT, as in the
+ * kernel, instead of a crash.  0 or -EFAULT.
+ */
+int sim_copy_to_user(uint64_t user, const void *kernel, size_t n);
+int sim_copy_from_user(void *kernel, uint64_t user, size_t n);
+
+/* Index of the lowest set bit (__ffs() of a 64-bit word); 64 for 0. */
+static inline unsigned int sim_ffs64(uint64_t v)
+{
+	return v ? (unsigned int)__builtin_ctzll(v) : 64;
+}
+
 /* token.c */
 char *sim_token_encode(struct vfiosim_world *w);
 struct sim_token {

@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include "sim/sim_internal.h"
 
 #define ALLOC_MAGIC ((size_t)0x5f1f05a1c0ffee11ull)
@@ -706,4 +709,30 @@ vfiosim_fault_point_name(const struct vfiosim_world *w, size_t i)
 	if (!w || i >= w->nfpoints)
 		return NULL;
 	return w->fpoints[i].name;
+}
+
+/* ------------------------------------------------------ user memory */
+
+static int copy_user(void *user, void *kernel, size_t n, bool to_user)
+{
+	struct iovec local = { kernel, n }, remote = { user, n };
+	ssize_t done;
+
+	if (!n)
+		return 0;
+	if (!user)
+		return -EFAULT;
+	done = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
+			 process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	return done == (ssize_t)n ? 0 : -EFAULT;
+}
+
+int sim_copy_to_user(uint64_t user, const void *kernel, size_t n)
+{
+	return copy_user((void *)(uintptr_t)user, (void *)kernel, n, true);
+}
+
+int sim_copy_from_user(void *kernel, uint64_t user, size_t n)
+{
+	return copy_user((void *)(uintptr_t)user, kernel, n, false);
 }

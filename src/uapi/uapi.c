@@ -15,7 +15,8 @@
  * (F_DUPFD_CLOEXEC), so the numbers are the process's own, and an fd that
  * is open but not ours answers -EINVAL where an fd that is not open answers
  * -EBADF, as fdget() would.  User memory is this process's memory, read and
- * written with process_vm_readv/writev so a bad pointer is EFAULT.
+ * written with sim_copy_to_user()/sim_copy_from_user() so a bad pointer
+ * is EFAULT.
  *
  * Locking: the descriptor table is protected by the world lock in
  * free-running mode and by the scheduler's hand-off otherwise; objects
@@ -28,7 +29,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/vfio.h>
@@ -38,9 +38,7 @@
 
 #include "mm/mm_internal.h"
 #include "sim/sim_internal.h"
-
-#define DIRTY_BITMAP_BYTES(n) ((((n) + 63) / 64) * 8)
-#define DIRTY_BITMAP_SIZE_MAX DIRTY_BITMAP_BYTES((uint64_t)INT32_MAX)
+#include "vfio/vfio_internal.h"
 
 enum file_kind { F_CONTAINER = 1, F_GROUP, F_DEVICE };
 
@@ -76,36 +74,6 @@ struct uapi {
 	unsigned int ndevs; /* devices ever added: BAR placement */
 	int devnull;
 };
-
-/* ---------------------------------------------------------- user memory */
-
-static int copy_from_user(void *dst, unsigned long src, size_t n)
-{
-	struct iovec local = { dst, n }, remote = { (void *)src, n };
-
-	if (!n)
-		return 0;
-	if (!src)
-		return -EFAULT;
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) ==
-			       (ssize_t)n ?
-		       0 :
-		       -EFAULT;
-}
-
-static int copy_to_user(unsigned long dst, const void *src, size_t n)
-{
-	struct iovec local = { (void *)src, n }, remote = { (void *)dst, n };
-
-	if (!n)
-		return 0;
-	if (!dst)
-		return -EFAULT;
-	return process_vm_writev(getpid(), &local, 1, &remote, 1, 0) ==
-			       (ssize_t)n ?
-		       0 :
-		       -EFAULT;
-}
 
 /* access_ok(): the range lies below the top of user space. */
 static bool access_ok(uint64_t addr, uint64_t size)
@@ -386,12 +354,12 @@ static ssize_t device_rw(struct uapi_dev *d, void *buf, size_t count,
 		if (count > sizeof(cfg) - off)
 			count = sizeof(cfg) - off;
 		if (write) {
-			if (copy_from_user(cfg, (unsigned long)buf, count))
+			if (sim_copy_from_user(cfg, (unsigned long)buf, count))
 				return -EFAULT;
 			vfiosim_edu_config_write(d->edu, off, cfg, count);
 		} else {
 			vfiosim_edu_config_read(d->edu, off, cfg, count);
-			if (copy_to_user((unsigned long)buf, cfg, count))
+			if (sim_copy_to_user((unsigned long)buf, cfg, count))
 				return -EFAULT;
 		}
 		return (ssize_t)count;
@@ -411,14 +379,15 @@ static ssize_t device_rw(struct uapi_dev *d, void *buf, size_t count,
 		else if (count - done >= 2 && !((off + done) % 2))
 			n = 2;
 		if (write) {
-			if (copy_from_user(tmp, (unsigned long)buf + done, n))
+			if (sim_copy_from_user(tmp, (unsigned long)buf + done,
+					       n))
 				return -EFAULT;
 			vfiosim_edu_mmio_write(d->edu, off + done, tmp,
 					       (unsigned int)n);
 		} else {
 			vfiosim_edu_mmio_read(d->edu, off + done, tmp,
 					      (unsigned int)n);
-			if (copy_to_user((unsigned long)buf + done, tmp, n))
+			if (sim_copy_to_user((unsigned long)buf + done, tmp, n))
 				return -EFAULT;
 		}
 		done += n;
@@ -631,7 +600,7 @@ static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
 	int rc;
 
 	memset(&info, 0, sizeof(info));
-	if (copy_from_user(&info, arg, minsz))
+	if (sim_copy_from_user(&info, arg, minsz))
 		return -EFAULT;
 	if (info.argsz < minsz)
 		return -EINVAL;
@@ -679,13 +648,13 @@ static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
 			info.argsz = (uint32_t)(sizeof(info) + caps.size);
 		} else {
 			cap_shift(&caps, sizeof(info));
-			if (copy_to_user(arg + sizeof(info), caps.buf,
-					 caps.size))
+			if (sim_copy_to_user(arg + sizeof(info), caps.buf,
+					     caps.size))
 				return -EFAULT;
 			info.cap_offset = sizeof(info);
 		}
 	}
-	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+	return sim_copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
 static long type1_map_dma(struct vfiosim_type1 *t1, unsigned long arg)
@@ -694,7 +663,7 @@ static long type1_map_dma(struct vfiosim_type1 *t1, unsigned long arg)
 	uint32_t mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
 			VFIO_DMA_MAP_FLAG_VADDR;
 
-	if (copy_from_user(&map, arg, sizeof(map)))
+	if (sim_copy_from_user(&map, arg, sizeof(map)))
 		return -EFAULT;
 	if (map.argsz < sizeof(map) || map.flags & ~mask)
 		return -EINVAL;
@@ -711,11 +680,6 @@ static int verify_bitmap_size(uint64_t npages, uint64_t bitmap_size)
 	return 0;
 }
 
-static unsigned int ffs64(uint64_t v)
-{
-	return v ? (unsigned int)__builtin_ctzll(v) : 64;
-}
-
 static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
 {
 	struct vfio_iommu_type1_dma_unmap unmap;
@@ -726,7 +690,7 @@ static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
 	uint64_t unmapped = 0;
 	int ret;
 
-	if (copy_from_user(&unmap, arg, minsz))
+	if (sim_copy_from_user(&unmap, arg, minsz))
 		return -EFAULT;
 	if (unmap.argsz < minsz || unmap.flags & ~mask)
 		return -EINVAL;
@@ -740,11 +704,11 @@ static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
 
 		if (unmap.argsz < minsz + sizeof(b))
 			return -EINVAL;
-		if (copy_from_user(&b, arg + minsz, sizeof(b)))
+		if (sim_copy_from_user(&b, arg + minsz, sizeof(b)))
 			return -EFAULT;
 		if (!access_ok((uint64_t)(uintptr_t)b.data, b.size))
 			return -EINVAL;
-		pgshift = ffs64(b.pgsize);
+		pgshift = sim_ffs64(b.pgsize);
 		if (pgshift >= 64)
 			return -EINVAL; /* __ffs(0): undefined in the kernel */
 		ret = verify_bitmap_size(unmap.size >> pgshift, b.size);
@@ -758,7 +722,7 @@ static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
 	if (ret)
 		return ret; /* nothing is copied back on error */
 	unmap.size = unmapped;
-	return copy_to_user(arg, &unmap, minsz) ? -EFAULT : 0;
+	return sim_copy_to_user(arg, &unmap, minsz) ? -EFAULT : 0;
 }
 
 static long type1_dirty_pages(struct vfiosim_type1 *t1, unsigned long arg)
@@ -772,7 +736,7 @@ static long type1_dirty_pages(struct vfiosim_type1 *t1, unsigned long arg)
 	/* v1 is refused before anything is read. */
 	if (!vfiosim_type1_is_v2(t1))
 		return -EACCES;
-	if (copy_from_user(&dirty, arg, minsz))
+	if (sim_copy_from_user(&dirty, arg, minsz))
 		return -EFAULT;
 	if (dirty.argsz < minsz || dirty.flags & ~mask)
 		return -EINVAL;
@@ -792,14 +756,14 @@ static long type1_dirty_pages(struct vfiosim_type1 *t1, unsigned long arg)
 
 		if (!data_size || data_size < sizeof(range))
 			return -EINVAL;
-		if (copy_from_user(&range, arg + minsz, sizeof(range)))
+		if (sim_copy_from_user(&range, arg + minsz, sizeof(range)))
 			return -EFAULT;
 		if (range.iova + range.size < range.iova)
 			return -EINVAL;
 		if (!access_ok((uint64_t)(uintptr_t)range.bitmap.data,
 			       range.bitmap.size))
 			return -EINVAL;
-		pgshift = ffs64(range.bitmap.pgsize);
+		pgshift = sim_ffs64(range.bitmap.pgsize);
 		if (pgshift >= 64)
 			return -EINVAL;
 		ret = verify_bitmap_size(range.size >> pgshift,
@@ -864,18 +828,18 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 	case VFIO_DEVICE_GET_INFO:
 		minsz = offsetof(struct vfio_device_info, num_irqs) +
 			sizeof(info.num_irqs);
-		if (copy_from_user(&info, arg, minsz))
+		if (sim_copy_from_user(&info, arg, minsz))
 			return -EFAULT;
 		if (info.argsz < minsz)
 			return -EINVAL;
 		info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
 		info.num_regions = VFIO_PCI_NUM_REGIONS;
 		info.num_irqs = VFIO_PCI_NUM_IRQS;
-		return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+		return sim_copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_GET_REGION_INFO:
 		minsz = offsetof(struct vfio_region_info, offset) +
 			sizeof(ri.offset);
-		if (copy_from_user(&ri, arg, minsz))
+		if (sim_copy_from_user(&ri, arg, minsz))
 			return -EFAULT;
 		if (ri.argsz < minsz)
 			return -EINVAL;
@@ -901,11 +865,11 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 		}
 		ri.offset = (uint64_t)ri.index << PCI_OFFSET_SHIFT;
 		ri.cap_offset = 0;
-		return copy_to_user(arg, &ri, minsz) ? -EFAULT : 0;
+		return sim_copy_to_user(arg, &ri, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_GET_IRQ_INFO:
 		minsz = offsetof(struct vfio_irq_info, count) +
 			sizeof(ii.count);
-		if (copy_from_user(&ii, arg, minsz))
+		if (sim_copy_from_user(&ii, arg, minsz))
 			return -EFAULT;
 		if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS)
 			return -EINVAL;
@@ -927,7 +891,7 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 			ii.count = 0;
 			break;
 		}
-		return copy_to_user(arg, &ii, minsz) ? -EFAULT : 0;
+		return sim_copy_to_user(arg, &ii, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_RESET:
 		return vfiosim_edu_reset(d->edu);
 	default:
@@ -939,7 +903,7 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 static int name_from_user(char *buf, size_t len, unsigned long arg)
 {
 	for (size_t i = 0; i < len; i++) {
-		if (copy_from_user(&buf[i], arg + i, 1))
+		if (sim_copy_from_user(&buf[i], arg + i, 1))
 			return -EFAULT;
 		if (!buf[i])
 			return 0;
@@ -984,16 +948,16 @@ static long group_ioctl(struct uapi *u, struct uapi_node *n,
 	case VFIO_GROUP_GET_STATUS:
 		minsz = offsetof(struct vfio_group_status, flags) +
 			sizeof(status.flags);
-		if (copy_from_user(&status, arg, minsz))
+		if (sim_copy_from_user(&status, arg, minsz))
 			return -EFAULT;
 		if (status.argsz < minsz)
 			return -EINVAL;
 		rc = vfiosim_vfio_group_status(n->group, &status.flags);
 		if (rc)
 			return rc;
-		return copy_to_user(arg, &status, minsz) ? -EFAULT : 0;
+		return sim_copy_to_user(arg, &status, minsz) ? -EFAULT : 0;
 	case VFIO_GROUP_SET_CONTAINER:
-		if (copy_from_user(&fd, arg, sizeof(fd)))
+		if (sim_copy_from_user(&fd, arg, sizeof(fd)))
 			return -EFAULT;
 		cf = file_of(u, fd);
 		if (!cf)

@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/tree.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <libvfiosim/iommu.h>
@@ -48,10 +47,10 @@
 
 #include "mm/mm_internal.h"
 #include "sync/sync_internal.h"
+#include "vfio/vfio_internal.h"
 
 #define VFIO_BATCH_MAX_CAPACITY 512
 #define VFIO_IOMMU_TLB_SYNC_MAX 512
-#define DIRTY_BITMAP_SIZE_MAX (256ull << 20)
 
 struct vfio_dma {
 	RB_ENTRY(vfio_dma) node;
@@ -129,31 +128,6 @@ struct vfiosim_type1 {
 static void *t1_alloc(struct vfiosim_type1 *t1, size_t size, const char *point)
 {
 	return vfiosim_zalloc(t1->w, size, point);
-}
-
-static unsigned int ffs64(uint64_t v)
-{
-	return (unsigned int)__builtin_ctzll(v);
-}
-
-#define DIRTY_BITMAP_BYTES(n) ((((n) + 63) / 64) * 8)
-
-/*
- * copy_to_user()/copy_from_user() on this process's memory: a bad address
- * is -EFAULT, as in the kernel, instead of a crash.
- */
-static int copy_user(void *user, void *kernel, size_t n, bool to_user)
-{
-	struct iovec local = { kernel, n }, remote = { user, n };
-	ssize_t done;
-
-	if (!n)
-		return 0;
-	if (!user)
-		return -EFAULT;
-	done = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
-			 process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	return done == (ssize_t)n ? 0 : -EFAULT;
 }
 
 /* vfio_find_dma(): any mapping overlapping [start, start + size). */
@@ -755,7 +729,7 @@ static int type1_map_dma(struct vfiosim_type1 *t1, uint64_t vaddr,
 		return -EINVAL;
 
 	vfiosim_mutex_lock(&t1->lock);
-	pgsize = 1ull << ffs64(t1->pgsize_bitmap);
+	pgsize = 1ull << sim_ffs64(t1->pgsize_bitmap);
 	if (!size || (size | iova | vaddr) & (pgsize - 1)) {
 		ret = -EINVAL;
 		goto out_unlock;
@@ -858,7 +832,7 @@ static int type1_unmap_dma(struct vfiosim_type1 *t1, uint64_t iova,
 		ret = -EBUSY;
 		goto unlock;
 	}
-	pgsize = 1ull << ffs64(t1->pgsize_bitmap);
+	pgsize = 1ull << sim_ffs64(t1->pgsize_bitmap);
 	if (iova & (pgsize - 1))
 		goto unlock;
 	if (unmap_all) {
@@ -1548,7 +1522,7 @@ static int update_user_bitmap(struct vfiosim_type1 *t1, uint64_t *user,
 			      struct vfio_dma *dma, uint64_t base_iova,
 			      uint64_t pgsize)
 {
-	unsigned int pgshift = ffs64(pgsize);
+	unsigned int pgshift = sim_ffs64(pgsize);
 	uint64_t nbits = dma->size >> pgshift;
 	uint64_t bit_offset = (dma->iova - base_iova) >> pgshift;
 	uint64_t copy_offset = bit_offset / 64;
@@ -1573,12 +1547,13 @@ static int update_user_bitmap(struct vfiosim_type1 *t1, uint64_t *user,
 			return -ENOMEM;
 		memcpy(copy, dma->bitmap, DIRTY_BITMAP_BYTES(nbits) + 8);
 		bitmap_shift_left(copy, copy, shift, nbits + shift);
-		ret = copy_user(user + copy_offset, &leftover, sizeof(leftover),
-				false);
+		ret = sim_copy_from_user(&leftover,
+					 (uintptr_t)(user + copy_offset),
+					 sizeof(leftover));
 		if (!ret) {
 			copy[0] |= leftover & ((1ull << shift) - 1);
-			ret = copy_user(user + copy_offset, copy, words * 8,
-					true);
+			ret = sim_copy_to_user((uintptr_t)(user + copy_offset),
+					       copy, words * 8);
 		}
 		vfiosim_free(t1->w, copy);
 		return ret;
@@ -1587,21 +1562,22 @@ static int update_user_bitmap(struct vfiosim_type1 *t1, uint64_t *user,
 		/* 6.1: shift in place; clearing later misses the high bits. */
 		bitmap_shift_left(dma->bitmap, dma->bitmap, shift,
 				  nbits + shift);
-		if (copy_user(user + copy_offset, &leftover, sizeof(leftover),
-			      false))
+		if (sim_copy_from_user(&leftover,
+				       (uintptr_t)(user + copy_offset),
+				       sizeof(leftover)))
 			return -EFAULT;
 		/* bitmap_or() over `shift` bits ORs the whole first word. */
 		dma->bitmap[0] |= leftover;
 	}
-	return copy_user(user + copy_offset, dma->bitmap,
-			 DIRTY_BITMAP_BYTES(nbits + shift), true);
+	return sim_copy_to_user((uintptr_t)(user + copy_offset), dma->bitmap,
+				DIRTY_BITMAP_BYTES(nbits + shift));
 }
 
 /* vfio_iova_dirty_bitmap(). */
 static int vfio_iova_dirty_bitmap(struct vfiosim_type1 *t1, uint64_t *user,
 				  uint64_t iova, uint64_t size, uint64_t pgsize)
 {
-	unsigned int pgshift = ffs64(pgsize);
+	unsigned int pgshift = sim_ffs64(pgsize);
 	struct vfio_dma *dma;
 	int ret;
 
@@ -1638,7 +1614,7 @@ static int type1_dirty_start(struct vfiosim_type1 *t1)
 	vfiosim_mutex_lock(&t1->lock);
 	if (!t1->dirty_page_tracking) {
 		ret = vfio_dma_bitmap_alloc_all(
-			t1, 1ull << ffs64(t1->pgsize_bitmap));
+			t1, 1ull << sim_ffs64(t1->pgsize_bitmap));
 		if (!ret)
 			t1->dirty_page_tracking = true;
 	}
@@ -1672,7 +1648,7 @@ static int type1_dirty_get(struct vfiosim_type1 *t1, uint64_t iova,
 	if (!t1->v2)
 		return -EACCES;
 	vfiosim_mutex_lock(&t1->lock);
-	pgsize = 1ull << ffs64(t1->pgsize_bitmap);
+	pgsize = 1ull << sim_ffs64(t1->pgsize_bitmap);
 	if (bm->pgsize != pgsize || iova & (pgsize - 1) || !size ||
 	    size & (pgsize - 1) || !t1->dirty_page_tracking)
 		ret = -EINVAL;
@@ -1740,7 +1716,7 @@ VFIOSIM_EXPORT int vfiosim_type1_open(struct vfiosim_world *w,
 		vfiosim_world_config(w)->vfio.allow_unsafe_interrupts;
 	t1->fix_dirty_shift = vfiosim_world_config(w)->vfio.fix_dirty_shift;
 	t1->page_size = vfiosim_page_size(w);
-	t1->page_shift = (unsigned int)ffs64(t1->page_size);
+	t1->page_shift = (unsigned int)sim_ffs64(t1->page_size);
 	t1->pgsize_bitmap = ~(t1->page_size - 1);
 	*out = t1;
 	return 0;
@@ -1796,7 +1772,7 @@ VFIOSIM_EXPORT int vfiosim_type1_get_info(struct vfiosim_type1 *t1,
 	for (unsigned int i = 0;
 	     i < t1->iova_list.n && i < VFIOSIM_TYPE1_MAX_IOVA_RANGES; i++)
 		info->iovas[i] = t1->iova_list.r[i];
-	info->migration_pgsize = 1ull << ffs64(t1->pgsize_bitmap);
+	info->migration_pgsize = 1ull << sim_ffs64(t1->pgsize_bitmap);
 	info->max_dirty_bitmap_size = DIRTY_BITMAP_SIZE_MAX;
 	vfiosim_mutex_unlock(&t1->lock);
 	return 0;
