@@ -137,8 +137,9 @@ void vfiosim_type1_release(struct vfiosim_type1 *t1);
  *
  * Return: 0; -EINVAL (already attached, aperture or reserved-region
  * conflict with existing mappings, empty IOVA list); -EPERM (no interrupt
- * remapping); -ENOMEM; -EIO (domain allocation failed); errors of attach
- * and replay.  Failure changes nothing.
+ * remapping); -EBUSY (a mapping's vaddr is invalid, 6.1.y); -ENOMEM;
+ * -EIO (domain allocation failed); errors of attach and replay.  Failure
+ * changes nothing.
  */
 int vfiosim_type1_attach_group(struct vfiosim_type1 *t1,
 			       struct vfiosim_iommu_group *group);

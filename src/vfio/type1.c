@@ -61,7 +61,12 @@ struct vfio_dma {
 	bool iommu_mapped;
 	bool lock_cap;
 	bool vaddr_invalid;
-	bool has_rsvd; /* model only: a reserved or PFNMAP page was pinned */
+	/*
+	 * Model only, a one-way hint: set once a reserved or PFNMAP page of
+	 * this mapping is pinned, so unpinning a mapping without any skips
+	 * the per-run reserved check.  Never cleared (harmless if stale).
+	 */
+	bool has_rsvd;
 	struct vfiosim_task *task;
 	struct vfiosim_mm *mm; /* grabbed (mmgrab) */
 	long locked_vm;	       /* pages this dma charged to mm */
@@ -316,8 +321,11 @@ static long vaddr_get_pfns(struct vfiosim_type1 *t1, struct vfiosim_mm *mm,
 
 		/*
 		 * The zero page is always resident: 6.1.y drops its pin at
-		 * once and put_pfn() never unpins it (it is reserved).
+		 * once and put_pfn() never unpins it (it is reserved).  A
+		 * write pin never returns it (GUP breaks COW first).
 		 */
+		if (flags & VFIOSIM_FOLL_WRITE)
+			zero = VFIOSIM_PFN_INVALID;
 		for (long i = 0; zero != VFIOSIM_PFN_INVALID && i < ret; i++)
 			if (unlikely(pages[i] == zero))
 				vfiosim_unpin_user_pages(t1->w, &pages[i], 1);
