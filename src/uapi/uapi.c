@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include <libvfiosim/uapi.h>
@@ -337,6 +338,15 @@ VFIOSIM_EXPORT int vfiosim_uapi_close(struct vfiosim_world *w, int fd)
 	return 0;
 }
 
+/* __vfio_pci_memory_enabled(): the command register's memory bit. */
+static bool memory_enabled(struct uapi_dev *d)
+{
+	uint16_t cmd = 0;
+
+	vfiosim_edu_config_read(d->edu, PCI_COMMAND, &cmd, sizeof(cmd));
+	return cmd & PCI_COMMAND_MEMORY;
+}
+
 /* vfio-pci's region read/write for the edu device. */
 static ssize_t device_rw(struct uapi_dev *d, void *buf, size_t count,
 			 uint64_t pos, bool write)
@@ -348,21 +358,27 @@ static ssize_t device_rw(struct uapi_dev *d, void *buf, size_t count,
 
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
 		uint8_t cfg[VFIOSIM_EDU_CONFIG_SIZE];
+		size_t n = count;
 
+		/*
+		 * vfio_pci_config_rw() goes dword by dword and fails with
+		 * -EFAULT at the end of config space: the part before it is
+		 * read or written, the call fails.
+		 */
 		if (off >= sizeof(cfg))
-			return -EINVAL;
-		if (count > sizeof(cfg) - off)
-			count = sizeof(cfg) - off;
+			return -EFAULT;
+		if (n > sizeof(cfg) - off)
+			n = sizeof(cfg) - off;
 		if (write) {
-			if (sim_copy_from_user(cfg, (unsigned long)buf, count))
+			if (sim_copy_from_user(cfg, (unsigned long)buf, n))
 				return -EFAULT;
-			vfiosim_edu_config_write(d->edu, off, cfg, count);
+			vfiosim_edu_config_write(d->edu, off, cfg, n);
 		} else {
-			vfiosim_edu_config_read(d->edu, off, cfg, count);
-			if (sim_copy_to_user((unsigned long)buf, cfg, count))
+			vfiosim_edu_config_read(d->edu, off, cfg, n);
+			if (sim_copy_to_user((unsigned long)buf, cfg, n))
 				return -EFAULT;
 		}
-		return (ssize_t)count;
+		return n < count ? -EFAULT : (ssize_t)n;
 	}
 	if (index != VFIO_PCI_BAR0_REGION_INDEX)
 		return -EINVAL;
@@ -370,6 +386,8 @@ static ssize_t device_rw(struct uapi_dev *d, void *buf, size_t count,
 		return -EINVAL;
 	if (count > VFIOSIM_EDU_BAR0_SIZE - off)
 		count = VFIOSIM_EDU_BAR0_SIZE - off;
+	if (!memory_enabled(d))
+		return -EIO;
 	/* Naturally aligned accesses of at most 4 bytes, as 6.1 does. */
 	while (done < count) {
 		size_t n = 1;
