@@ -211,7 +211,9 @@ uint64_t vfiosim_phys_npages(const struct vfiosim_world *w);
  * @fixed_bytes: host bytes paid once per world (the section index).
  * @table_bytes: host bytes of all mms' page tables.
  * @backed_bytes: host address space reserved for backed frames' bytes
- *	(filled lazily by the host kernel).
+ *	(filled lazily by the host kernel); the backings of up to four
+ *	emptied 512-frame chunks, kept for reuse until the world ends, are
+ *	not counted.
  * @free_blocks: nodes of the allocator's free lists.
  * @high_water_pfn: frames at or above this were never handed out.
  */

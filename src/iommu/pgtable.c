@@ -403,8 +403,24 @@ int pt_lookup_run(struct vfiosim_iommu_domain *d, uint64_t iova, uint64_t len,
 
 		if (idx) {
 			uint64_t left = pt_nent(iommu) - idx, i = 0;
+			const uint64_t m = PTE_ADDR_MASK | PTE_LEAF;
 
-			while (i < left && done < len &&
+			/* Four entries a step while all continue the run,
+			 * then one at a time. */
+			if (left > (len - done) / size)
+				left = (len - done) / size;
+			while (i + 4 <= left) {
+				uint64_t x = (p0 + done) | PTE_LEAF;
+
+				if (((pte[1 + i] & m) ^ x) |
+				    ((pte[2 + i] & m) ^ (x + size)) |
+				    ((pte[3 + i] & m) ^ (x + 2 * size)) |
+				    ((pte[4 + i] & m) ^ (x + 3 * size)))
+					break;
+				done += 4 * size;
+				i += 4;
+			}
+			while (i < pt_nent(iommu) - idx && done < len &&
 			       (pte[1 + i] & PTE_LEAF) &&
 			       (pte[1 + i] & PTE_ADDR_MASK) == p0 + done) {
 				done += size;

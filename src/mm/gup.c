@@ -776,7 +776,7 @@ vfiosim_unpin_user_page_range_dirty_lock(struct vfiosim_world *w, uint64_t pfn,
 	if (!p)
 		return -EINVAL;
 	phys_lock(p);
-	for (unsigned long i = 0; i < npages;) {
+	for (unsigned long i = 0, careful = 0; i < npages;) {
 		struct phys_ref r;
 
 		/* A run inside one huge page is released in one step. */
@@ -798,20 +798,29 @@ vfiosim_unpin_user_page_range_dirty_lock(struct vfiosim_world *w, uint64_t pfn,
 				continue;
 			}
 		}
-		if (((pfn + i) >> PHYS_CHUNK_SHIFT) == c.cidx) {
-			struct phys_page *pg =
-				&c.ch->pg[(pfn + i) & (PHYS_CHUNK_FRAMES - 1)];
+		if (!careful && ((pfn + i) >> PHYS_CHUNK_SHIFT) == c.cidx) {
+			/* The rest of the run in this chunk, a fast block at
+			 * a time (consecutive frames: consecutive metadata);
+			 * a block that fails is redone page by page. */
+			unsigned int off = (pfn + i) & (PHYS_CHUNK_FRAMES - 1);
+			unsigned long m = PHYS_CHUNK_FRAMES - off;
 
-			if (likely(!pg->order && pg->pin && pg->ref > 1)) {
-				pg->refpin -= PHYS_REFPIN_ONE;
-				if (make_dirty)
-					pg->flags |= VFIOSIM_PAGE_DIRTY;
-				i++;
+			if (m > npages - i)
+				m = npages - i;
+			if (m > FAST_BLOCK)
+				m = FAST_BLOCK;
+			if (likely(unpin_run_fast(&c.ch->pg[off],
+						  (unsigned int)m,
+						  make_dirty))) {
+				i += m;
 				continue;
 			}
+			careful = m;
 		}
 		unpin_frame(p, &c, pfn + i, make_dirty, &bad);
 		i++;
+		if (careful)
+			careful--;
 	}
 	phys_unlock(p);
 	return unpin_report(w, &bad);

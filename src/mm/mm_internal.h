@@ -39,6 +39,7 @@
 #define PHYS_CHUNK_FRAMES (1u << PHYS_CHUNK_SHIFT)
 #define PHYS_SECT_SHIFT 18u /* 512 chunks per section */
 #define PHYS_SECT_CHUNKS (1u << (PHYS_SECT_SHIFT - PHYS_CHUNK_SHIFT))
+#define PHYS_SPARES 4u /* backings of emptied chunks kept for reuse */
 
 /* Private frame flags, above the public enum vfiosim_page_flags. */
 #define PHYS_USED \
@@ -129,6 +130,14 @@ struct mm_phys {
 	uint64_t table_bytes;  /* mm page tables (counted here for bench) */
 	uint64_t backed_bytes; /* host memory reserved for backed frames */
 	uint64_t free_nodes;
+	/* Host backing of chunks that emptied, kept for the next chunk that
+	 * needs bytes (re-mapping would cost a host page fault a frame);
+	 * used[] tells which frames were written (zeroed on reuse). */
+	struct phys_spare {
+		uint8_t *bytes;
+		uint64_t used[PHYS_CHUNK_FRAMES / 64];
+	} spare[PHYS_SPARES];
+	unsigned int nspare;
 	/* Every struct vfiosim_mm of the world, oldest first. */
 	struct vfiosim_mm *mm_first, *mm_last;
 	unsigned int next_mm_id;

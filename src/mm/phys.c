@@ -25,7 +25,11 @@
  * allocating or freeing a 1 GiB page does 512 slot stores, never 262144
  * frame initialisations.  Backed frames get their bytes from an anonymous
  * host mapping per chunk (or per huge page), which the host kernel fills
- * lazily; a reused frame is zeroed (PHYS_USED tells which need it).  Host
+ * lazily; a reused frame is zeroed (PHYS_USED tells which need it).  The
+ * backing of a chunk that empties is kept (up to PHYS_SPARES of them, with
+ * a bitmap of the frames written) for the next chunk that needs one: a
+ * table page freed and allocated again on every map/unmap cycle would
+ * otherwise cost a host munmap, mmap and page fault each time.  Host
  * frames (host.c) keep a pointer to the real page in the chunk's host[].
  *
  * Teardown (vfiosim_world_destroy()): the tasks exit their mms, mms still
@@ -491,6 +495,54 @@ static void unmap_bytes(struct mm_phys *p, void *b, size_t len)
 	p->backed_bytes -= len;
 }
 
+/*
+ * Keep the backing of chunk @ch, which just emptied, for the next chunk
+ * that needs one (unmap it if PHYS_SPARES are kept already).  Its frames'
+ * PHYS_USED flags say which bytes were written.
+ */
+static void spare_put(struct mm_phys *p, struct phys_chunk *ch)
+{
+	struct phys_spare *s;
+
+	if (!ch->bytes)
+		return;
+	if (p->nspare == PHYS_SPARES) {
+		unmap_bytes(p, ch->bytes, PHYS_CHUNK_FRAMES * p->page_size);
+		return;
+	}
+	s = &p->spare[p->nspare++];
+	s->bytes = ch->bytes;
+	memset(s->used, 0, sizeof(s->used));
+	for (unsigned int i = 0; i < PHYS_CHUNK_FRAMES; i++)
+		if (ch->pg[i].flags & PHYS_USED)
+			s->used[i / 64] |= 1ull << (i % 64);
+	p->backed_bytes -= PHYS_CHUNK_FRAMES * p->page_size;
+}
+
+/* Give chunk @ch a backing: a spare one if kept, else a new mapping. */
+static int chunk_map_bytes(struct mm_phys *p, struct phys_chunk *ch)
+{
+	if (p->nspare) {
+		struct phys_spare *s = &p->spare[--p->nspare];
+
+		ch->bytes = s->bytes;
+		s->bytes = NULL;
+		for (unsigned int i = 0; i < PHYS_CHUNK_FRAMES; i++) {
+			ch->pg[i].flags &= (uint16_t)~PHYS_USED;
+			if (s->used[i / 64] & (1ull << (i % 64)))
+				ch->pg[i].flags |= PHYS_USED;
+		}
+		p->backed_bytes += PHYS_CHUNK_FRAMES * p->page_size;
+		return 0;
+	}
+	ch->bytes = map_bytes(p, PHYS_CHUNK_FRAMES * p->page_size);
+	if (!ch->bytes)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < PHYS_CHUNK_FRAMES; i++)
+		ch->pg[i].flags &= (uint16_t)~PHYS_USED;
+	return 0;
+}
+
 static struct phys_section *section_get(struct mm_phys *p, uint64_t pfn)
 {
 	uintptr_t *slot = &p->sect[pfn >> PHYS_SECT_SHIFT];
@@ -542,8 +594,7 @@ static int meta_install_small(struct mm_phys *p, uint64_t pfn,
 		sec->nused++;
 	}
 	if ((flags & VFIOSIM_PAGE_BACKED) && !ch->bytes) {
-		ch->bytes = map_bytes(p, PHYS_CHUNK_FRAMES * p->page_size);
-		if (!ch->bytes) {
+		if (chunk_map_bytes(p, ch)) {
 			if (!ch->nlive) {
 				free(ch);
 				p->meta_bytes -= sizeof(*ch);
@@ -553,8 +604,6 @@ static int meta_install_small(struct mm_phys *p, uint64_t pfn,
 			}
 			return -ENOMEM;
 		}
-		for (unsigned int i = 0; i < PHYS_CHUNK_FRAMES; i++)
-			ch->pg[i].flags &= (uint16_t)~PHYS_USED;
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		struct phys_page *pg = &ch->pg[idx + i];
@@ -667,8 +716,7 @@ static void meta_remove(struct mm_phys *p, struct phys_ref *r)
 				(struct phys_section *)
 					p->sect[pfn >> PHYS_SECT_SHIFT];
 
-			unmap_bytes(p, ch->bytes,
-				    PHYS_CHUNK_FRAMES * p->page_size);
+			spare_put(p, ch);
 			if (ch->host) {
 				free(ch->host);
 				p->meta_bytes -=
@@ -1222,6 +1270,9 @@ static void phys_free_all(struct mm_phys *p)
 		free(sec);
 	}
 	free(p->sect);
+	while (p->nspare)
+		munmap(p->spare[--p->nspare].bytes,
+		       PHYS_CHUNK_FRAMES * p->page_size);
 	for (unsigned int o = 0; o <= PHYS_MAX_ORDER; o++) {
 		for (n = RB_MIN(phys_free_tree, &p->free[o]); n; n = next) {
 			next = RB_NEXT(phys_free_tree, &p->free[o], n);

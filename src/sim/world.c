@@ -618,9 +618,14 @@ int sim_fail_detail(struct vfiosim_world *w, enum vfiosim_failure_kind kind,
 static struct sim_fault_point *fault_point(struct vfiosim_world *w,
 					   const char *name)
 {
+	/* By address first: a point is nearly always named by the same
+	 * string literal, and a miss would otherwise cost a strcmp() per
+	 * point known. */
 	for (size_t i = 0; i < w->nfpoints; i++)
-		if (w->fpoints[i].name == name ||
-		    !strcmp(w->fpoints[i].name, name))
+		if (w->fpoints[i].name == name)
+			return &w->fpoints[i];
+	for (size_t i = 0; i < w->nfpoints; i++)
+		if (!strcmp(w->fpoints[i].name, name))
 			return &w->fpoints[i];
 	if (w->nfpoints == w->fpoints_cap) {
 		size_t cap = w->fpoints_cap ? w->fpoints_cap * 2 : 16;

@@ -230,8 +230,11 @@ static void lookup_run_scenario(struct vfiosim_world *w, void *arg)
 	      -ENOENT);
 	IT_RC(w, vfiosim_iommu_lookup_run(o.d, lo, 0, &phys, &run), -EINVAL);
 	IT_RC(w, vfiosim_iommu_lookup_run(NULL, lo, 1, &phys, &run), -EINVAL);
-	for (uint64_t at = lo; at < end; at += 37 * 4 * KiB) {
-		uint64_t len = 700 * 4 * KiB, p0, want = 0, p;
+	for (uint64_t at = lo, k = 0; at < end; at += 37 * 4 * KiB, k++) {
+		/* Lengths that end inside and at the end of a step of the
+		 * four-entries-at-a-time scan, and one that goes past c. */
+		uint64_t len = (k % 3 == 2 ? 700 : 5 + k % 4) * 4 * KiB;
+		uint64_t p0, want = 0, p;
 
 		IT_RC(w, vfiosim_iommu_lookup_run(o.d, at, len, &phys, &run),
 		      0);

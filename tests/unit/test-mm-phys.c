@@ -122,6 +122,69 @@ START_TEST(alloc_get_put_free)
 }
 END_TEST
 
+/*
+ * A chunk that empties keeps its host backing for the next chunk that
+ * needs one; the frames written before must read as zero again, frames
+ * never written stay zero, and the statistics count only live backings.
+ * Six chunks empty at once: four backings are kept, two unmapped.
+ */
+START_TEST(emptied_chunk_backing_reused_zeroed)
+{
+	enum { CHUNK = 512, NCHUNK = 6, N = CHUNK * NCHUNK };
+	struct vfiosim_world *w = mkworld(64ull << 20);
+	struct vfiosim_phys_stats st;
+	static uint64_t pfn[N];
+	unsigned char *b;
+
+	for (unsigned int i = 0; i < N; i++) {
+		ck_assert_int_eq(vfiosim_phys_alloc(w, 0, VFIOSIM_PAGE_BACKED,
+						    &pfn[i]),
+				 0);
+		b = vfiosim_page_bytes(w, pfn[i]);
+		ck_assert_ptr_nonnull(b);
+		/* Every other frame written, at both ends. */
+		if (i % 2 == 0) {
+			b[0] = 0x5a;
+			b[PAGE - 1] = 0xa5;
+		}
+	}
+	ck_assert_int_eq(vfiosim_phys_stats(w, &st), 0);
+	ck_assert_uint_ge(st.backed_bytes, (uint64_t)N * PAGE);
+	for (unsigned int i = 0; i < N; i++)
+		ck_assert_int_eq(vfiosim_page_put(w, pfn[i]), 0);
+	ck_assert_int_eq(vfiosim_phys_stats(w, &st), 0);
+	ck_assert_uint_eq(st.backed_bytes, 0);
+	/* The same frames again (lowest free first): all bytes zero. */
+	for (unsigned int i = 0; i < N; i++) {
+		uint64_t again;
+
+		ck_assert_int_eq(vfiosim_phys_alloc(w, 0, VFIOSIM_PAGE_BACKED,
+						    &again),
+				 0);
+		ck_assert_uint_eq(again, pfn[i]);
+		b = vfiosim_page_bytes(w, again);
+		ck_assert_ptr_nonnull(b);
+		ck_assert_uint_eq(b[0] | b[1] | b[PAGE / 2] | b[PAGE - 1], 0);
+		b[7] = 1; /* written this time: must be zeroed next time */
+	}
+	ck_assert_int_eq(vfiosim_phys_stats(w, &st), 0);
+	ck_assert_uint_ge(st.backed_bytes, (uint64_t)N * PAGE);
+	/* Unbacked frames of a reused chunk have no bytes. */
+	for (unsigned int i = 0; i < N; i++)
+		ck_assert_int_eq(vfiosim_page_put(w, pfn[i]), 0);
+	ck_assert_int_eq(vfiosim_phys_alloc(w, 0, 0, &pfn[0]), 0);
+	ck_assert_ptr_null(vfiosim_page_bytes(w, pfn[0]));
+	ck_assert_int_eq(vfiosim_phys_alloc(w, 0, VFIOSIM_PAGE_BACKED, &pfn[1]),
+			 0);
+	b = vfiosim_page_bytes(w, pfn[1]);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(b[7], 0);
+	ck_assert_int_eq(vfiosim_page_put(w, pfn[0]), 0);
+	ck_assert_int_eq(vfiosim_page_put(w, pfn[1]), 0);
+	ck_assert_int_eq(destroy(w), 0);
+}
+END_TEST
+
 START_TEST(compound_pages)
 {
 	struct vfiosim_world *w = mkworld(4ull << 30);
@@ -364,6 +427,7 @@ static Suite *phys_suite(void)
 	tcase_add_test(tc, alloc_validation);
 	tcase_add_test(tc, bad_config);
 	tcase_add_test(tc, alloc_get_put_free);
+	tcase_add_test(tc, emptied_chunk_backing_reused_zeroed);
 	tcase_add_test(tc, compound_pages);
 	tcase_add_test(tc, exhaustion_and_merge);
 	tcase_add_test(tc, lazy_metadata);

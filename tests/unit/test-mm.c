@@ -335,6 +335,62 @@ END_TEST
 
 /* --------------------------------------------------------------- pinning */
 
+/*
+ * vfiosim_unpin_user_page_range_dirty_lock() along a run of 1024
+ * consecutive frames: blocks of pages released at once, a block that meets
+ * a frame with no pin redone page by page (the frame is reported, the
+ * others released), and a frame whose last reference is the pin freed.
+ */
+START_TEST(range_unpin_runs)
+{
+	enum { N = 1024 };
+	struct vfiosim_world *w = mkworld();
+	struct vfiosim_mm *mm = vfiosim_current_mm(w);
+	static uint64_t pfns[N], again[N];
+	struct vfiosim_page_info in;
+	uint64_t a;
+	int f;
+
+	ck_assert_int_eq(vfiosim_mmap(mm, 0, N * PAGE, RW,
+				      PRIV | VFIOSIM_MAP_POPULATE, &a),
+			 0);
+	ck_assert_int_eq(vfiosim_pin_user_pages(mm, a, N, LTW, pfns), N);
+	ck_assert_int_eq(vfiosim_pin_user_pages(mm, a, N, LTW, again), N);
+	for (unsigned int i = 0; i < N; i++)
+		ck_assert_uint_eq(pfns[i], pfns[0] + i); /* one run */
+	/* Frame 300 loses both pins: the second range unpin meets it. */
+	ck_assert_int_eq(vfiosim_unpin_user_pages(w, pfns + 300, 1), 0);
+	ck_assert_int_eq(vfiosim_unpin_user_page_range_dirty_lock(w, pfns[0], N,
+								  false),
+			 0);
+	ck_assert_uint_eq(query(w, pfns[300]).pincount, 0);
+	ck_assert_uint_eq(vfiosim_world_failure_count(w), 0);
+	ck_assert_neg_errno(vfiosim_unpin_user_page_range_dirty_lock(w, pfns[0],
+								     N, true),
+			    EINVAL);
+	f = tu_find_failure(w, VFIOSIM_FAIL_WARN);
+	ck_assert_int_ge(f, 0);
+	ck_assert(tu_contains(vfiosim_world_failure(w, (size_t)f)->report,
+			      "1 frame(s) not pinned"));
+	for (unsigned int i = 0; i < N; i++) {
+		in = query(w, pfns[i]);
+		ck_assert_uint_eq(in.pincount, 0);
+		ck_assert_uint_eq(in.refcount, 1); /* the mapping's */
+	}
+	/* Pinned, then unmapped: the pin holds the last reference, and the
+	 * range unpin frees the frames. */
+	ck_assert_int_eq(vfiosim_pin_user_pages(mm, a, 16, LTW, again), 16);
+	ck_assert_int_eq(vfiosim_munmap(mm, a, N * PAGE), 0);
+	ck_assert_uint_eq(query(w, again[0]).refcount, 1);
+	ck_assert_int_eq(vfiosim_unpin_user_page_range_dirty_lock(w, again[0],
+								  16, false),
+			 0);
+	ck_assert_uint_eq(query(w, again[0]).refcount, 0);
+	ck_assert_uint_eq(query(w, again[15]).refcount, 0);
+	ck_assert_int_eq(destroy(w), 1); /* the WARN above */
+}
+END_TEST
+
 START_TEST(pin_semantics)
 {
 	struct vfiosim_world *w = mkworld();
@@ -973,6 +1029,7 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, hugetlb_vmas);
 	tcase_add_test(tc, faults_zero_page_cow);
 	tcase_add_test(tc, populate_shared);
+	tcase_add_test(tc, range_unpin_runs);
 	tcase_add_test(tc, pin_semantics);
 	tcase_add_test(tc, pin_with_fatal_signal);
 	tcase_add_test(tc, pinned_zero_page_leaks);
