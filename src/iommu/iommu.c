@@ -507,7 +507,7 @@ static int domain_new(struct vfiosim_iommu *iommu, unsigned int type,
 	d->iommu = iommu;
 	d->type = type;
 	hw_lock(iommu);
-	rc = pt_table_new(d, iommu->levels - 1, &d->root);
+	rc = pt_table_new(d, iommu->levels - 1, false, &d->root);
 	if (rc) {
 		hw_unlock(iommu);
 		vfiosim_free(iommu->w, d);

@@ -192,8 +192,10 @@ static inline uint64_t level_size(const struct vfiosim_iommu *iommu,
 }
 
 /* pgtable.c (hw_lock held) */
+/* A new table; @filled: the caller writes all its entries at once, so a
+ * reused frame need not be zeroed first. */
 int pt_table_new(struct vfiosim_iommu_domain *d, unsigned int level,
-		 struct pt_table **out);
+		 bool filled, struct pt_table **out);
 void pt_table_free(struct vfiosim_iommu_domain *d, struct pt_table *t);
 /* Map; on failure *mapped bytes from @iova are mapped (caller unwinds). */
 int pt_map(struct vfiosim_iommu_domain *d, struct iova iova, struct paddr paddr,

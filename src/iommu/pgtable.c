@@ -15,13 +15,17 @@
  * smallest pages; level L maps granule << (L * bits) bytes per entry and
  * may hold a leaf (a superpage) when that size is in the pgsize_bitmap.
  * The top level is only partly used when addr_width - granule_shift is not
- * a multiple of bits.  Table pages are frames of the mm layer
- * (vfiosim_phys_alloc(..., VFIOSIM_PAGE_BACKED)); the entries live in the
- * frames' bytes, so the hardware walk in iommu_translate() reads what a
- * real IOMMU would read.  A software shadow (struct pt_table) keeps the
- * child pointers and the count of present entries: the walk checks that
- * the shadow and the entry agree, and a table whose count drops to zero is
- * freed at once (the root excepted).
+ * a multiple of bits.  Table pages are backed frames of the mm layer
+ * (phys_alloc()); the entries live in the frames' bytes, so the hardware
+ * walk in iommu_translate() reads what a real IOMMU would read.  A software
+ * shadow (struct pt_table) keeps the child pointers and the count of
+ * present entries: the walk checks that the shadow and the entry agree,
+ * and a table whose count drops to zero is freed at once (the root
+ * excepted).  Table frames come from the mm layer zeroed, except a
+ * last-level table that one map call covers whole: it is filled with
+ * leaves at once, so zeroing its reused frame first would write it twice.
+ * Conversely, an unmap that empties a table does not clear its entries:
+ * the frame is freed, and zeroed when next allocated.
  *
  * Vocabulary: [iova, last] with @last inclusive everywhere in this file, so
  * a range may end at 2^addr_width - 1; loops stop on "entry's last >= last"
@@ -36,6 +40,7 @@
 #include <string.h>
 
 #include "iommu/iommu_internal.h"
+#include "mm/mm_internal.h"
 
 static inline unsigned int pt_nent(const struct vfiosim_iommu *iommu)
 {
@@ -51,10 +56,11 @@ static inline unsigned int pt_index(const struct vfiosim_iommu *iommu,
 }
 
 int pt_table_new(struct vfiosim_iommu_domain *d, unsigned int level,
-		 struct pt_table **out)
+		 bool filled, struct pt_table **out)
 {
 	struct vfiosim_iommu *iommu = d->iommu;
 	struct vfiosim_world *w = iommu->w;
+	struct mm_phys *p = mm_phys_get(w);
 	struct pt_table *t;
 	uint64_t pfn, psize = 1ull << iommu->page_shift;
 	uint8_t *bytes;
@@ -71,8 +77,11 @@ int pt_table_new(struct vfiosim_iommu_domain *d, unsigned int level,
 			return -ENOMEM;
 		}
 	}
-	rc = vfiosim_phys_alloc(w, iommu->table_order, VFIOSIM_PAGE_BACKED,
-				&pfn);
+	rc = p ? phys_alloc(p, iommu->table_order,
+			    VFIOSIM_PAGE_BACKED |
+				    (filled ? PHYS_ALLOC_NOZERO : 0),
+			    &pfn) :
+		 -ENOMEM;
 	if (rc) {
 		vfiosim_free(w, t->child);
 		vfiosim_free(w, t);
@@ -214,17 +223,20 @@ static int map_range(struct vfiosim_iommu_domain *d, struct pt_table *t,
 		if (level == 0 || (e & PTE_LEAF))
 			return -EEXIST;
 		child = t->child[idx];
+		chunk = lsize - (iova & (lsize - 1));
+		if (chunk > size)
+			chunk = size;
 		if (!e) {
-			rc = pt_table_new(d, level - 1, &child);
+			/* A last-level table this call covers whole is filled
+			 * with leaves at once: no need to zero it first. */
+			rc = pt_table_new(d, level - 1,
+					  level == 1 && chunk == lsize, &child);
 			if (rc)
 				return rc;
 			t->child[idx] = child;
 			t->ent[idx] = table_entry(iommu, child);
 			t->nlive++;
 		}
-		chunk = lsize - (iova & (lsize - 1));
-		if (chunk > size)
-			chunk = size;
 		rc = map_range(d, child, iova, paddr, chunk, flags, mapped);
 		if (rc) {
 			if (!child->nlive) {

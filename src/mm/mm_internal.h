@@ -47,6 +47,10 @@
 			       * mapped: zero it on reuse */
 #define PHYS_HOST (1u << 12)  /* bytes are the host process's memory */
 #define PHYS_INUSE (1u << 13) /* allocated (head and tails) */
+/* phys_alloc() only, never stored: the caller writes every byte of the
+ * new page before anything reads it, so a reused frame need not be
+ * zeroed first. */
+#define PHYS_ALLOC_NOZERO (1u << 14)
 
 /*
  * Per-frame metadata: 16 bytes.  For a compound page, refcount, pin count

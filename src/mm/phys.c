@@ -572,7 +572,7 @@ static void section_put(struct mm_phys *p, uint64_t pfn)
 
 static int meta_install_small(struct mm_phys *p, uint64_t pfn,
 			      unsigned int order, unsigned int flags,
-			      uint16_t who)
+			      uint16_t who, bool nozero)
 {
 	struct phys_section *sec = section_get(p, pfn);
 	uintptr_t *cslot;
@@ -615,7 +615,7 @@ static int meta_install_small(struct mm_phys *p, uint64_t pfn,
 			pg->flags |= i ? VFIOSIM_PAGE_TAIL : VFIOSIM_PAGE_HEAD;
 		pg->order = (uint8_t)order;
 		if (flags & VFIOSIM_PAGE_BACKED) {
-			if (used)
+			if (used && !nozero)
 				memset(ch->bytes + ((uint64_t)(idx + i)
 						    << p->page_shift),
 				       0, p->page_size);
@@ -738,14 +738,17 @@ static void meta_remove(struct mm_phys *p, struct phys_ref *r)
 static int phys_alloc_locked(struct mm_phys *p, unsigned int order,
 			     unsigned int flags, uint64_t *pfn)
 {
+	bool nozero = flags & PHYS_ALLOC_NOZERO;
 	uint64_t base;
 	int rc;
 
+	flags &= ~PHYS_ALLOC_NOZERO;
 	rc = buddy_alloc(p, order, &base);
 	if (rc)
 		return rc;
 	if (order < PHYS_CHUNK_SHIFT)
-		rc = meta_install_small(p, base, order, flags, phys_who(p->w));
+		rc = meta_install_small(p, base, order, flags, phys_who(p->w),
+					nozero);
 	else
 		rc = meta_install_huge(p, base, order, flags, phys_who(p->w));
 	if (rc) {

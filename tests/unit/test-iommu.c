@@ -422,6 +422,77 @@ START_TEST(entries_live_in_frame_bytes)
 }
 END_TEST
 
+/*
+ * A table frame is reused without stale entries: a last-level table that
+ * one map fills whole is not zeroed first, and an unmap that empties a
+ * table leaves its entries in the freed frame; a partial map into a
+ * reused frame must still see only its own leaf.
+ */
+static unsigned int live_entries_of_frame_with(struct vfiosim_world *w,
+					       uint64_t leaf_addr)
+{
+	for (uint64_t pfn = 0; pfn < 4096; pfn++) {
+		const uint64_t *e = vfiosim_page_bytes(w, pfn);
+		unsigned int n = 0;
+		bool found = false;
+
+		if (!e)
+			continue;
+		for (unsigned int i = 0; i < 512; i++) {
+			n += e[i] != 0;
+			found |= (e[i] & 1) &&
+				 (e[i] & ~0xfffull & ((1ull << 52) - 1)) ==
+					 leaf_addr;
+		}
+		if (found)
+			return n;
+	}
+	return 0;
+}
+
+static void reuse_scenario(struct vfiosim_world *w, void *arg)
+{
+	const unsigned int rw = VFIOSIM_IOMMU_READ | VFIOSIM_IOMMU_WRITE;
+	struct vfiosim_iommu_domain_info info;
+	struct vfiosim_iommu_mapping m;
+	uint64_t phys, run;
+	struct one o;
+
+	(void)arg;
+	one_setup(w, &o, NULL);
+	/* A physical address off 2 MiB alignment: 512 4K leaves. */
+	IT_RC(w, vfiosim_iommu_map(o.d, 8 * MiB, 0x40001000, 2 * MiB, rw), 0);
+	IT_RC(w, live_entries_of_frame_with(w, 0x40001000 + 7 * 4 * KiB), 512);
+	IT_RC(w, vfiosim_iommu_unmap(o.d, 8 * MiB, 2 * MiB), 2 * MiB);
+	IT_RC(w,
+	      vfiosim_iommu_map(o.d, 8 * MiB + 8 * KiB, 0x50000000, 4 * KiB,
+				rw),
+	      0);
+	IT_RC(w, vfiosim_iommu_lookup(o.d, 8 * MiB, &m), -ENOENT);
+	IT_RC(w, vfiosim_iommu_lookup(o.d, 8 * MiB + 12 * KiB, &m), -ENOENT);
+	IT_RC(w, vfiosim_iommu_iova_to_phys(o.d, 8 * MiB + 8 * KiB, &phys), 0);
+	IT_RC(w, phys, 0x50000000);
+	IT_RC(w, vfiosim_iommu_domain_get_info(o.d, &info), 0);
+	IT_RC(w, info.leaves, 1);
+	IT_RC(w, live_entries_of_frame_with(w, 0x50000000), 1);
+	IT_RC(w, vfiosim_iommu_unmap(o.d, 8 * MiB + 8 * KiB, 4 * KiB), 4 * KiB);
+	/* Filled whole again over a frame that held one entry. */
+	IT_RC(w, vfiosim_iommu_map(o.d, 8 * MiB, 0x60003000, 2 * MiB, rw), 0);
+	IT_RC(w, vfiosim_iommu_lookup_run(o.d, 8 * MiB, 2 * MiB, &phys, &run),
+	      0);
+	IT_RC(w, phys, 0x60003000);
+	IT_RC(w, run, 2 * MiB);
+	IT_RC(w, live_entries_of_frame_with(w, 0x60003000), 512);
+	IT_RC(w, vfiosim_iommu_unmap(o.d, 8 * MiB, 2 * MiB), 2 * MiB);
+	one_teardown(w, &o);
+}
+
+START_TEST(reused_table_frames_hold_no_stale_entries)
+{
+	it_run(NULL, reuse_scenario, NULL, IT_EXPECT(0), NULL);
+}
+END_TEST
+
 /* ---------------------------------------------------------- caller checks */
 
 static void checks_scenario(struct vfiosim_world *w, void *arg)
@@ -724,6 +795,7 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, unmap_inside_superpage_removes_it_whole);
 	tcase_add_test(tc, table_pages_freed_when_empty);
 	tcase_add_test(tc, entries_live_in_frame_bytes);
+	tcase_add_test(tc, reused_table_frames_hold_no_stale_entries);
 	tcase_add_test(tc, caller_checks_are_reported);
 	tcase_add_test(tc, teardown_reports_forgotten_iommu);
 	tcase_add_test(tc, io_page_larger_than_cpu_page);
