@@ -373,9 +373,11 @@ static double pin4k_once(struct pin4k *p, const char *name)
 /*
  * ROUNDS rounds, each a run of the scenario and then the baseline, so that
  * a change of machine speed during the benchmark hits both sides; the
- * ratio is the median of the rounds' ratios.
+ * ratio is the median of the rounds' ratios (9 rounds: on a shared host a
+ * neighbour's burst can slow one side of a round; 5 were not enough to
+ * keep such a round from deciding the median).
  */
-#define ROUNDS 5
+#define ROUNDS 9
 
 static void bench_pin4k(bool with_pin)
 {
