@@ -156,7 +156,9 @@ static void iotlb_inval_did(struct vfiosim_iommu *iommu, unsigned int did)
 static struct iotlb_entry *iotlb_find(struct vfiosim_iommu *iommu,
 				      unsigned int did, uint64_t iova)
 {
-	for (unsigned int i = 0; i < iommu->cfg.iotlb_entries; i++) {
+	/* After a flush the IOTLB is often empty: nothing to search. */
+	for (unsigned int i = 0;
+	     iommu->iotlb_live && i < iommu->cfg.iotlb_entries; i++) {
 		struct iotlb_entry *e = &iommu->iotlb[i];
 
 		if (e->valid && e->did == did && e->iova <= iova &&
