@@ -50,6 +50,22 @@ tu_run_clean(const struct vfiosim_config *cfg,
 	return w;
 }
 
+/*
+ * Destroy @w and check that its teardown recorded no failure of its own
+ * (a leaked frame, mm, lock or allocation): vfiosim_world_destroy() counts
+ * every failure of the world's life, so it must return what was recorded
+ * before.
+ */
+static inline void tu_destroy(struct vfiosim_world *w)
+{
+	int before = (int)vfiosim_world_failure_count(w);
+	int n = vfiosim_world_destroy(w);
+
+	ck_assert_msg(n == before,
+		      "world teardown recorded %d failure(s) of its own",
+		      n - before);
+}
+
 /* Index of the first failure of @kind in @w, or -1. */
 static inline int tu_find_failure(const struct vfiosim_world *w,
 				  enum vfiosim_failure_kind kind)

@@ -322,6 +322,7 @@ START_TEST(random_map_unmap_dma_strict)
 		m->seed = seed * 2654435761u;
 		m->ops = 3000;
 		w = tu_run(NULL, dm_scenario, m, &rc);
+		ck_assert_int_eq(rc, (int)m->expect_warn);
 		if (it_count(w, VFIOSIM_FAIL_ASSERT) ||
 		    it_count(w, VFIOSIM_FAIL_DMA))
 			it_print_failures(w);

@@ -301,6 +301,7 @@ static void run_model(struct model *m)
 	ck_assert_ptr_nonnull(m->hist_iova);
 	ck_assert_ptr_nonnull(m->hist_size);
 	w = tu_run(NULL, model_scenario, m, &rc);
+	ck_assert_int_eq(rc, (int)m->expect_warn);
 	if (it_count(w, VFIOSIM_FAIL_ASSERT))
 		it_print_failures(w);
 	ck_assert_int_eq(it_count(w, VFIOSIM_FAIL_ASSERT), 0);

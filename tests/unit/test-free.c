@@ -94,7 +94,7 @@ START_TEST(parallel_counters_exact)
 	ck_assert_int_eq(s.rw_value, 2 * NTHREADS * (ROUNDS / 4));
 	ck_assert_int_eq(s.notified, NTHREADS * (ROUNDS / 100));
 	ck_assert_int_eq(s.bad_reads, 0);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -155,7 +155,7 @@ START_TEST(lockdep_in_free_mode)
 			 VFIOSIM_FAIL_LOCK_ORDER);
 	ck_assert_str_eq(vfiosim_world_failure(w, 0)->thread, "ba");
 	ck_assert_ptr_null(vfiosim_world_failure(w, 0)->token);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -186,7 +186,7 @@ START_TEST(timeout_in_free_mode)
 	ck_assert_int_eq(rc, 0);
 	ck_assert_uint_eq(t.left, 0);
 	ck_assert_uint_ge(vfiosim_now(w), 1000000);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 

@@ -55,7 +55,7 @@ START_TEST(graph_persists_across_schedules)
 	for (int i = 0; i < 2; i++) {
 		w = tu_run(NULL, alternating_order, &run, &rc);
 		ck_assert_int_eq(rc, 0);
-		vfiosim_world_destroy(w);
+		tu_destroy(w);
 	}
 }
 END_TEST
@@ -117,7 +117,7 @@ START_TEST(reported_before_blocking)
 	ck_assert(tu_contains(f->report, "Possible unsafe locking scenario"));
 	ck_assert(tu_contains(f->report, "*** DEADLOCK ***"));
 	ck_assert(!tu_contains(f->report, "blocks on lock_A"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -154,7 +154,7 @@ START_TEST(three_lock_chain)
 	ck_assert(tu_contains(f->report, "Chain exists of"));
 	ck_assert(tu_contains(f->report, "X --> Y --> Z"));
 	ck_assert(tu_contains(f->report, "-> #1"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -188,11 +188,11 @@ START_TEST(recursive_locking_and_nesting)
 	ck_assert_int_eq(rc, 1);
 	ck_assert(tu_contains(vfiosim_world_failure(w, 0)->report,
 			      "possible recursive locking detected"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 	n.nested = true;
 	w = tu_run(NULL, recursion_scenario, &n, &rc);
 	ck_assert_int_eq(rc, 0);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -232,7 +232,7 @@ START_TEST(assert_held)
 			      "lockdep_assert_held(m) failed"));
 	ck_assert(tu_contains(vfiosim_world_failure(w, 1)->message,
 			      "lockdep_assert_held_write(r)"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -265,14 +265,14 @@ START_TEST(lock_pinning)
 
 	w = tu_run(NULL, pin_scenario, &sloppy, &rc);
 	ck_assert_int_eq(rc, 0);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 	sloppy = true;
 	w = tu_run(NULL, pin_scenario, &sloppy, &rc);
 	ck_assert_int_ge(rc, 1);
 	ck_assert(tu_contains(vfiosim_world_failure(w, 0)->message,
 			      "releasing a pinned lock: iommu->lock, pinned at "
 			      "test-lockdep.c:"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -302,7 +302,7 @@ START_TEST(trylock_adds_no_edge)
 	w = tu_run(NULL, trylock_order_scenario, &got, &rc);
 	ck_assert_int_eq(got, 1);
 	ck_assert_int_eq(rc, 0);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -334,13 +334,13 @@ START_TEST(rwsem_against_mutex)
 	ck_assert_int_eq(rc, 1);
 	ck_assert(tu_contains(vfiosim_world_failure(w, 0)->message,
 			      "mm->mmap_lock -> iommu->lock"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 	/* With lockdep off nothing is validated. */
 	vfiosim_config_init(&c);
 	c.lockdep = false;
 	w = tu_run(&c, rwsem_mutex_scenario, NULL, &rc);
 	ck_assert_int_eq(rc, 0);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 

@@ -813,7 +813,7 @@ START_TEST(lockdep_sees_mmap_lock)
 	f = vfiosim_world_failure(w, (size_t)i);
 	ck_assert(tu_contains(f->report, "mm->mmap_lock"));
 	ck_assert(tu_contains(f->report, "iommu->lock"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -945,7 +945,7 @@ START_TEST(host_mm_real_buffer)
 	long ps = sysconf(_SC_PAGESIZE);
 
 	if (ps != 4096) {
-		vfiosim_world_destroy(w);
+		tu_destroy(w);
 		return; /* the world's page size is 4 KiB */
 	}
 	ck_assert_int_eq(vfiosim_mm_host(w, &h), 0);

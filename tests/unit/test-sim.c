@@ -129,7 +129,7 @@ START_TEST(thread_errors)
 	ck_assert_ptr_null(vfiosim_thread_create(w, "late", bump, &c));
 	ck_assert_int_eq(errno, EPERM);
 	ck_assert_ptr_null(vfiosim_current(w));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -181,7 +181,7 @@ START_TEST(tasks)
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(tc.pid, 2);
 	ck_assert_str_eq(tc.name, "qemu");
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -270,7 +270,7 @@ START_TEST(warn_does_not_abort)
 			 "UNKNOWN");
 	ck_assert_int_eq(vfiosim_fail_at(NULL, VFIOSIM_FAIL_WARN, "", 0, "x"),
 			 -EINVAL);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -297,7 +297,7 @@ START_TEST(livelock_bound)
 	/* The report says it may be a healthy long run. */
 	ck_assert(tu_contains(vfiosim_world_failure(w, 0)->message,
 			      "raise the bound"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -374,19 +374,22 @@ START_TEST(fault_plans)
 	w = tu_run(NULL, fault_scenario, &a, &rc);
 	for (int i = 0; i < 64; i++)
 		ck_assert_int_eq(a.fails[i], i % 2 && i >= 5);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 
 	/* A seeded probability: the same seed gives the same choices. */
 	vfiosim_config_init(&c);
 	c.seed = 77;
 	c.fault.probability_ppm = 500000;
+	/* A plan set at run time replaces the configured one. */
 	w = tu_run(&c, fault_scenario, &a, &rc);
-	vfiosim_world_destroy(w);
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq(a.fails[i], i % 2 && i >= 5);
+	tu_destroy(w);
 	a.set = false;
 	w = tu_run(&c, fault_scenario, &a, &rc);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 	w = tu_run(&c, fault_scenario, &b, &rc);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 	for (int i = 0; i < 64; i++) {
 		ck_assert_int_eq(a.fails[i], b.fails[i]);
 		n += a.fails[i];
@@ -397,7 +400,7 @@ START_TEST(fault_plans)
 	ck_assert_int_eq(vfiosim_fault_set_plan(w, NULL), -EINVAL);
 	a.plan.probability_ppm = 2000000;
 	ck_assert_int_eq(vfiosim_fault_set_plan(w, &a.plan), -EINVAL);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -428,7 +431,7 @@ START_TEST(virtual_time)
 	ck_assert_uint_eq(t.t1, 1000);
 	ck_assert_uint_eq(t.t2, 1500);
 	ck_assert_uint_eq(vfiosim_now(w), 1500);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -485,7 +488,7 @@ START_TEST(trace_text_and_chrome)
 	ck_assert_int_eq(vfiosim_trace_write_text(NULL, stdout, 0), -EINVAL);
 	free(text);
 	free(json);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 

@@ -109,7 +109,7 @@ START_TEST(mutex_trylock_and_balance)
 	ck_assert_int_ge(i, 0);
 	ck_assert(tu_contains(vfiosim_world_failure(w, (size_t)i)->message,
 			      "bad unlock balance"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -306,7 +306,7 @@ START_TEST(rwsem_downgrade)
 	ck_assert_int_eq(d.trylock_write_failed, 1);
 	ck_assert(tu_contains(vfiosim_world_failure(w, 0)->message,
 			      "up_write(sem) without holding it"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -411,7 +411,7 @@ START_TEST(completion_all_and_reinit)
 	w = tu_run(NULL, complete_all_scenario, &s, &rc);
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(s.passed, 3);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -435,7 +435,7 @@ START_TEST(completion_never_completed_is_deadlock)
 	ck_assert_int_eq(f->kind, VFIOSIM_FAIL_DEADLOCK);
 	ck_assert(tu_contains(f->report, "completion nobody"));
 	ck_assert(tu_contains(f->report, "which no thread holds"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -502,7 +502,7 @@ START_TEST(notifier_chain)
 	ck_assert_int_eq(rc, 1);
 	ck_assert(tu_contains(vfiosim_world_failure(w, 0)->message,
 			      "already registered"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
@@ -539,7 +539,7 @@ START_TEST(lock_outside_a_run)
 	ck_assert_uint_eq(vfiosim_rwsem_readers(r), 1);
 	vfiosim_up_read(r);
 	ck_assert_uint_eq(vfiosim_world_failure_count(w), 0);
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 
 	/* Free-running world: a thread that is not the world's is reported. */
 	vfiosim_config_init(&c);
@@ -550,7 +550,7 @@ START_TEST(lock_outside_a_run)
 	ck_assert_uint_eq(vfiosim_world_failure_count(w), 1);
 	ck_assert(tu_contains(vfiosim_world_failure(w, 0)->message,
 			      "outside the world's simulated threads"));
-	vfiosim_world_destroy(w);
+	tu_destroy(w);
 }
 END_TEST
 
