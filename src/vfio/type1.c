@@ -1196,12 +1196,31 @@ static struct vfio_iommu_group *find_group(struct vfio_domain *d,
 	return NULL;
 }
 
-#define MAX_RESV 32
+/*
+ * iommu_get_group_resv_regions(): the reserved regions of @ig, all of
+ * them, in a world allocation the caller frees (*out is NULL when there
+ * are none).  Returns the count or a negative errno.
+ */
+static int group_resv_regions(struct vfiosim_type1 *t1,
+			      struct vfiosim_iommu_group *ig,
+			      struct vfiosim_iommu_range **out)
+{
+	int n = vfiosim_iommu_group_resv_regions(ig, NULL, 0);
+
+	*out = NULL;
+	if (n <= 0)
+		return n;
+	*out = t1_alloc(t1, (size_t)n * sizeof(**out), "vfio.resv_alloc");
+	if (!*out)
+		return -ENOMEM;
+	/* The list does not change while the caller holds t1->lock. */
+	return vfiosim_iommu_group_resv_regions(ig, *out, n);
+}
 
 static int type1_attach_group(struct vfiosim_type1 *t1,
 			      struct vfiosim_iommu_group *ig)
 {
-	struct vfiosim_iommu_range resv[MAX_RESV];
+	struct vfiosim_iommu_range *resv = NULL;
 	struct vfiosim_iommu_domain_info info;
 	struct vfio_iommu_group *group;
 	struct vfio_domain *domain, *d;
@@ -1242,9 +1261,7 @@ static int type1_attach_group(struct vfiosim_type1 *t1,
 		ret = -EINVAL;
 		goto out_detach;
 	}
-	nresv = vfiosim_iommu_group_resv_regions(ig, resv, MAX_RESV);
-	if (nresv > MAX_RESV)
-		nresv = MAX_RESV;
+	nresv = group_resv_regions(t1, ig, &resv);
 	if (nresv < 0) {
 		ret = nresv;
 		goto out_detach;
@@ -1302,6 +1319,7 @@ done:
 	/* An IOMMU-backed group can dirty memory directly. */
 	t1->num_non_pinned_groups++;
 	vfiosim_mutex_unlock(&t1->lock);
+	vfiosim_free(t1->w, resv);
 	return 0;
 
 out_detach:
@@ -1315,6 +1333,7 @@ out_free_group:
 	vfiosim_free(t1->w, group);
 out_unlock:
 	vfiosim_mutex_unlock(&t1->lock);
+	vfiosim_free(t1->w, resv);
 	return ret;
 }
 
@@ -1345,7 +1364,6 @@ static void vfio_iommu_unmap_unpin_reaccount(struct vfiosim_type1 *t1)
 /* Rebuild the IOVA list from the remaining domains (detach). */
 static void iova_refresh(struct vfiosim_type1 *t1)
 {
-	struct vfiosim_iommu_range resv[MAX_RESV];
 	uint64_t start = 0, end = UINT64_MAX;
 	struct iova_list l = { 0 };
 
@@ -1363,15 +1381,15 @@ static void iova_refresh(struct vfiosim_type1 *t1)
 	for (struct vfio_domain *d = t1->domain_list; d; d = d->next) {
 		for (struct vfio_iommu_group *g = d->group_list; g;
 		     g = g->next) {
-			int n = vfiosim_iommu_group_resv_regions(
-				g->iommu_group, resv, MAX_RESV);
+			struct vfiosim_iommu_range *resv;
+			int n = group_resv_regions(t1, g->iommu_group, &resv);
 
-			if (n > MAX_RESV)
-				n = MAX_RESV;
 			if (n < 0 || vfio_iommu_resv_exclude(t1, &l, resv, n)) {
+				vfiosim_free(t1->w, resv);
 				iova_free(t1, &l);
 				return;
 			}
+			vfiosim_free(t1->w, resv);
 		}
 	}
 	iova_free(t1, &t1->iova_list);
