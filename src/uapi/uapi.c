@@ -68,6 +68,7 @@ struct uapi_node {
 #define PCI_OFFSET_MASK ((1ull << PCI_OFFSET_SHIFT) - 1)
 
 struct uapi {
+	struct vfiosim_world *w;
 	struct uapi_file *files;
 	unsigned int nfiles, cap;
 	struct uapi_node *nodes;
@@ -123,6 +124,7 @@ static struct uapi *uapi_get(struct vfiosim_world *w)
 	u = sim_alloc_nofault(w, sizeof(*u));
 	if (!u)
 		return NULL;
+	u->w = w;
 	u->dma_entry_limit = vfiosim_world_config(w)->vfio.dma_entry_limit;
 	u->devnull = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null",
 				  O_RDONLY | O_CLOEXEC);
@@ -156,6 +158,9 @@ static int add_file(struct uapi *u, enum file_kind kind,
 {
 	int fd;
 
+	/* The struct file of anon_inode_getfile() and the table slot. */
+	if (vfiosim_fault(u->w, "uapi.file_alloc"))
+		return -ENOMEM;
 	if (u->nfiles == u->cap) {
 		unsigned int cap = u->cap ? u->cap * 2 : 8;
 		void *n = realloc(u->files, cap * sizeof(*u->files));

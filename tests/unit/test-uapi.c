@@ -585,6 +585,83 @@ static void mmap_body(struct vfiosim_world *w, void *arg)
 	rig_down(&r);
 }
 
+/*
+ * The file allocation of each open ("uapi.file_alloc") fails in turn: the
+ * open fails with ENOMEM and leaves nothing behind -- the same open then
+ * succeeds (a group or device left marked open would give EBUSY).
+ */
+struct file_fault {
+	unsigned long nth;
+	int first_rc[3], first_err[3], retry_rc[3];
+};
+
+static void file_fault_body(struct vfiosim_world *w, void *arg)
+{
+	struct file_fault *o = arg;
+	struct vfiosim_fault_plan plan = { .point = "uapi.file_alloc",
+					   .nth = o->nth };
+	int fd[3];
+	struct rig r;
+
+	rig_up(w, &r);
+	VFIOSIM_ASSERT(w, vfiosim_fault_set_plan(w, &plan) == 0, "plan");
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		if (i == 0)
+			fd[i] = vfiosim_uapi_open(w, "/dev/vfio/vfio", O_RDWR);
+		else if (i == 1)
+			fd[i] = vfiosim_uapi_open(w, "/dev/vfio/1", O_RDWR);
+		else
+			fd[i] = (int)vfiosim_uapi_ioctl(
+				w, fd[1], VFIO_GROUP_GET_DEVICE_FD,
+				(unsigned long)"0000:00:01.0");
+		o->first_rc[i] = fd[i];
+		o->first_err[i] = errno;
+		if (fd[i] < 0) {
+			if (i == 0)
+				fd[i] = vfiosim_uapi_open(w, "/dev/vfio/vfio",
+							  O_RDWR);
+			else if (i == 1)
+				fd[i] = vfiosim_uapi_open(w, "/dev/vfio/1",
+							  O_RDWR);
+			else
+				fd[i] = (int)vfiosim_uapi_ioctl(
+					w, fd[1], VFIO_GROUP_GET_DEVICE_FD,
+					(unsigned long)"0000:00:01.0");
+		}
+		o->retry_rc[i] = fd[i];
+		if (i == 1) {
+			vfiosim_uapi_ioctl(w, fd[1], VFIO_GROUP_SET_CONTAINER,
+					   (unsigned long)&fd[0]);
+			vfiosim_uapi_ioctl(w, fd[0], VFIO_SET_IOMMU,
+					   VFIO_TYPE1v2_IOMMU);
+		}
+	}
+	for (int i = 2; i >= 0; i--)
+		if (fd[i] >= 0)
+			vfiosim_uapi_close(w, fd[i]);
+	rig_down(&r);
+}
+
+START_TEST(uapi_open_file_alloc_fault)
+{
+	for (unsigned long nth = 1; nth <= 3; nth++) {
+		struct file_fault o = { .nth = nth };
+
+		tu_destroy(tu_run_clean(NULL, file_fault_body, &o));
+		for (int i = 0; i < 3; i++) {
+			if (i + 1 == (int)nth) {
+				ck_assert_int_eq(o.first_rc[i], -1);
+				ck_assert_int_eq(o.first_err[i], ENOMEM);
+			} else {
+				ck_assert_int_ge(o.first_rc[i], 0);
+			}
+			ck_assert_int_ge(o.retry_rc[i], 0);
+		}
+	}
+}
+END_TEST
+
 START_TEST(uapi_mmap_bar)
 {
 	struct vfiosim_world *w;
@@ -622,6 +699,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, uapi_container_group_type1);
 	tcase_add_test(tc, uapi_edu_dma);
 	tcase_add_test(tc, uapi_mmap_bar);
+	tcase_add_test(tc, uapi_open_file_alloc_fault);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -185,7 +185,7 @@ static void report_and_destroy(void)
 		fprintf(stderr, "vfiosim-preload: %s\n",
 			vfiosim_world_failure(world, i)->report);
 	failures = vfiosim_world_destroy(world);
-	world = NULL;
+	__atomic_store_n(&world, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lock);
 	if (failures > 0) {
 		warnx("%d failure(s) recorded by the model", failures);
@@ -198,6 +198,7 @@ static void report_and_destroy(void)
 static struct vfiosim_world *get_world(void)
 {
 	struct vfiosim_config cfg;
+	struct vfiosim_world *nw;
 	struct vfiosim_mm *mm;
 	const char *spec, *limit, *fix;
 	int rc;
@@ -214,9 +215,10 @@ static struct vfiosim_world *get_world(void)
 			(unsigned int)strtoul(limit, NULL, 0);
 	fix = getenv("VFIOSIM_FIX_DIRTY_SHIFT");
 	cfg.vfio.fix_dirty_shift = fix && *fix && strcmp(fix, "0");
-	rc = vfiosim_world_create(&cfg, &world);
+	rc = vfiosim_world_create(&cfg, &nw);
 	if (rc)
 		goto fail;
+	__atomic_store_n(&world, nw, __ATOMIC_RELEASE);
 	rc = vfiosim_mm_host(world, &mm);
 	if (!rc)
 		rc = vfiosim_task_set_mm(vfiosim_world_main_task(world), mm);
@@ -235,7 +237,7 @@ fail:
 	warnx("cannot set the simulated machine up: %s", strerror(-rc));
 	if (world)
 		vfiosim_world_destroy(world);
-	world = NULL;
+	__atomic_store_n(&world, NULL, __ATOMIC_RELEASE);
 	init_failed = true;
 	return NULL;
 }
@@ -260,16 +262,23 @@ static int sim_open(const char *path, int flags)
 	return fd;
 }
 
-static bool is_ours(int fd)
+/*
+ * True, with the lock held, if @fd is one of the model's descriptors: the
+ * caller makes its call into the model and unlocks, so the descriptor
+ * cannot be closed (and its number reused by a real file) or the world
+ * torn down between the check and the call.  False, unlocked, for any
+ * other descriptor; a program that never opened a VFIO path does not even
+ * take the lock.
+ */
+static bool enter_ours(int fd)
 {
-	bool ours;
-
-	if (!world)
+	if (!__atomic_load_n(&world, __ATOMIC_ACQUIRE))
 		return false;
 	pthread_mutex_lock(&lock);
-	ours = world && vfiosim_uapi_is_vfio_fd(world, fd);
+	if (world && vfiosim_uapi_is_vfio_fd(world, fd))
+		return true;
 	pthread_mutex_unlock(&lock);
-	return ours;
+	return false;
 }
 
 EXPORT int open(const char *path, int flags, ...)
@@ -325,9 +334,8 @@ EXPORT int close(int fd)
 	int rc;
 
 	resolve();
-	if (!is_ours(fd))
+	if (!enter_ours(fd))
 		return real_close(fd);
-	pthread_mutex_lock(&lock);
 	rc = vfiosim_uapi_close(world, fd);
 	pthread_mutex_unlock(&lock);
 	return rc;
@@ -365,9 +373,8 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
-	if (!is_ours(fd))
+	if (!enter_ours(fd))
 		return real_ioctl(fd, request, arg);
-	pthread_mutex_lock(&lock);
 	sync_credentials();
 	rc = vfiosim_uapi_ioctl(world, fd, request, arg);
 	pthread_mutex_unlock(&lock);
@@ -379,9 +386,8 @@ EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset)
 	ssize_t rc;
 
 	resolve();
-	if (!is_ours(fd))
+	if (!enter_ours(fd))
 		return real_pread(fd, buf, count, offset);
-	pthread_mutex_lock(&lock);
 	rc = vfiosim_uapi_pread(world, fd, buf, count, offset);
 	pthread_mutex_unlock(&lock);
 	return rc;
@@ -395,9 +401,8 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 	ssize_t rc;
 
 	resolve();
-	if (!is_ours(fd))
+	if (!enter_ours(fd))
 		return real_pwrite(fd, buf, count, offset);
-	pthread_mutex_lock(&lock);
 	rc = vfiosim_uapi_pwrite(world, fd, buf, count, offset);
 	pthread_mutex_unlock(&lock);
 	return rc;
@@ -417,9 +422,8 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 	void *p;
 
 	resolve();
-	if (fd < 0 || (flags & MAP_ANONYMOUS) || !is_ours(fd))
+	if (fd < 0 || (flags & MAP_ANONYMOUS) || !enter_ours(fd))
 		return real_mmap(addr, len, prot, flags, fd, offset);
-	pthread_mutex_lock(&lock);
 	p = vfiosim_uapi_mmap(world, addr, len, prot, flags, fd, offset);
 	pthread_mutex_unlock(&lock);
 	return p;
