@@ -622,12 +622,19 @@ static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
 	struct vfio_iommu_type1_info_dma_avail avail = { 0 };
 	int rc;
 
+	/* cap_offset is written back only when argsz covers it, and the pad
+	 * after it never (6.1's capsz: offsetofend of cap_offset). */
+	const size_t capsz =
+		offsetof(struct vfio_iommu_type1_info, cap_offset) +
+		sizeof(info.cap_offset);
+
 	memset(&info, 0, sizeof(info));
 	if (sim_copy_from_user(&info, arg, minsz))
 		return -EFAULT;
 	if (info.argsz < minsz)
 		return -EINVAL;
-	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
+	if (info.argsz >= capsz)
+		minsz = capsz;
 	rc = vfiosim_type1_get_info(t1, &ti);
 	if (rc)
 		return rc;
@@ -887,7 +894,9 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 			return -EINVAL;
 		}
 		ri.offset = (uint64_t)ri.index << PCI_OFFSET_SHIFT;
-		ri.cap_offset = 0;
+		/* No capability chain here: 6.1 copies the whole struct back
+		 * as read, so the caller's cap_offset comes back unchanged
+		 * (probe info_bytes). */
 		return sim_copy_to_user(arg, &ri, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_GET_IRQ_INFO:
 		minsz = offsetof(struct vfio_irq_info, count) +

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * info_bytes.c - which bytes of the caller's struct the info ioctls write:
+ * VFIO_IOMMU_GET_INFO with argsz 16, 18, 20 and 24 (too small for the
+ * capability chain) and with room for the chain, the struct pre-filled
+ * with 0xaa, printing bytes 16..23 (cap_offset and pad); and
+ * VFIO_DEVICE_GET_REGION_INFO of BAR0 and of config space with cap_offset
+ * pre-set, printing what comes back.
+ *
+ *   info_bytes /dev/vfio/<group> <pci-bdf>
+ */
+#include "common.h"
+
+static void get_info(const char *label, uint32_t argsz)
+{
+	union {
+		struct vfio_iommu_type1_info i;
+		uint8_t raw[4096];
+	} u;
+	long rc;
+
+	memset(&u, 0xaa, sizeof(u));
+	u.i.argsz = argsz;
+	errno = 0;
+	rc = ioctl(cfd, VFIO_IOMMU_GET_INFO, &u);
+	line("get_info", label, rc,
+	     "argsz=%u flags=0x%x b16_23=%02x%02x%02x%02x%02x%02x%02x%02x",
+	     u.i.argsz, u.i.flags, u.raw[16], u.raw[17], u.raw[18], u.raw[19],
+	     u.raw[20], u.raw[21], u.raw[22], u.raw[23]);
+}
+
+static void region(int d, const char *label, uint32_t index)
+{
+	struct vfio_region_info ri;
+	long rc;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.argsz = sizeof(ri);
+	ri.index = index;
+	ri.cap_offset = 0x12345678;
+	errno = 0;
+	rc = ioctl(d, VFIO_DEVICE_GET_REGION_INFO, &ri);
+	line("region_info", label, rc,
+	     "argsz=%u flags=0x%x cap_offset=0x%x size=0x%llx", ri.argsz,
+	     ri.flags, ri.cap_offset, (unsigned long long)ri.size);
+}
+
+int main(int argc, char **argv)
+{
+	int d;
+
+	if (argc < 3 || setup(argv[1], VFIO_TYPE1v2_IOMMU))
+		return 1;
+	get_info("argsz_16", 16);
+	get_info("argsz_18", 18);
+	get_info("argsz_20", 20);
+	get_info("argsz_24", 24);
+	get_info("argsz_4096", 4096);
+	errno = 0;
+	d = ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, argv[2]);
+	line("device", "open", d < 0 ? -1 : 0, NULL);
+	if (d < 0)
+		return 1;
+	region(d, "bar0", VFIO_PCI_BAR0_REGION_INDEX);
+	region(d, "config", VFIO_PCI_CONFIG_REGION_INDEX);
+	region(d, "bar1", VFIO_PCI_BAR1_REGION_INDEX);
+	close(d);
+	close(gfd);
+	close(cfd);
+	printf("op=end\n");
+	return 0;
+}
