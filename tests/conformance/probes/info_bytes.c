@@ -5,7 +5,9 @@
  * capability chain) and with room for the chain, the struct pre-filled
  * with 0xaa, printing bytes 16..23 (cap_offset and pad); and
  * VFIO_DEVICE_GET_REGION_INFO of BAR0 and of config space with cap_offset
- * pre-set, printing what comes back.
+ * pre-set, printing what comes back; VFIO_DEVICE_GET_INFO with argsz 16
+ * and 24, pre-filled, printing bytes 16..23 (cap_offset and pad); and
+ * VFIO_DEVICE_RESET of a device without a reset method (edu).
  *
  *   info_bytes /dev/vfio/<group> <pci-bdf>
  */
@@ -27,6 +29,26 @@ static void get_info(const char *label, uint32_t argsz)
 	     "argsz=%u flags=0x%x b16_23=%02x%02x%02x%02x%02x%02x%02x%02x",
 	     u.i.argsz, u.i.flags, u.raw[16], u.raw[17], u.raw[18], u.raw[19],
 	     u.raw[20], u.raw[21], u.raw[22], u.raw[23]);
+}
+
+static void device_info(int d, const char *label, uint32_t argsz)
+{
+	union {
+		struct vfio_device_info i;
+		uint8_t raw[64];
+	} u;
+	long rc;
+
+	memset(&u, 0xaa, sizeof(u));
+	u.i.argsz = argsz;
+	errno = 0;
+	rc = ioctl(d, VFIO_DEVICE_GET_INFO, &u);
+	line("device_info", label, rc,
+	     "argsz=%u flags=0x%x regions=%u irqs=%u "
+	     "b16_23=%02x%02x%02x%02x%02x%02x%02x%02x",
+	     u.i.argsz, u.i.flags, u.i.num_regions, u.i.num_irqs, u.raw[16],
+	     u.raw[17], u.raw[18], u.raw[19], u.raw[20], u.raw[21], u.raw[22],
+	     u.raw[23]);
 }
 
 static void region(int d, const char *label, uint32_t index)
@@ -61,6 +83,10 @@ int main(int argc, char **argv)
 	line("device", "open", d < 0 ? -1 : 0, NULL);
 	if (d < 0)
 		return 1;
+	device_info(d, "argsz_16", 16);
+	device_info(d, "argsz_24", 24);
+	errno = 0;
+	line("device", "reset", ioctl(d, VFIO_DEVICE_RESET), NULL);
 	region(d, "bar0", VFIO_PCI_BAR0_REGION_INDEX);
 	region(d, "config", VFIO_PCI_CONFIG_REGION_INDEX);
 	region(d, "bar1", VFIO_PCI_BAR1_REGION_INDEX);
