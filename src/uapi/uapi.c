@@ -915,26 +915,19 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 			sizeof(ii.count);
 		if (sim_copy_from_user(&ii, arg, minsz))
 			return -EFAULT;
-		if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS)
+		/* ERR needs PCIe, which QEMU's edu is not. */
+		if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS ||
+		    ii.index == VFIO_PCI_ERR_IRQ_INDEX)
 			return -EINVAL;
 		ii.flags = VFIO_IRQ_INFO_EVENTFD;
-		switch (ii.index) {
-		case VFIO_PCI_INTX_IRQ_INDEX:
+		if (ii.index == VFIO_PCI_INTX_IRQ_INDEX)
 			ii.flags |= VFIO_IRQ_INFO_MASKABLE |
 				    VFIO_IRQ_INFO_AUTOMASKED;
-			ii.count = 1;
-			break;
-		case VFIO_PCI_MSI_IRQ_INDEX:
+		else
 			ii.flags |= VFIO_IRQ_INFO_NORESIZE;
-			ii.count = 1;
-			break;
-		case VFIO_PCI_REQ_IRQ_INDEX:
-			ii.count = 1;
-			break;
-		default: /* no MSI-X; ERR needs PCIe */
-			ii.count = 0;
-			break;
-		}
+		/* One INTx pin, one MSI vector (edu's MSI capability), no
+		 * MSI-X capability, one request interrupt. */
+		ii.count = ii.index == VFIO_PCI_MSIX_IRQ_INDEX ? 0 : 1;
 		return sim_copy_to_user(arg, &ii, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_RESET:
 		/* !vdev->reset_works (see GET_INFO); vfiosim_edu_reset() is

@@ -7,7 +7,8 @@
  * VFIO_DEVICE_GET_REGION_INFO of BAR0 and of config space with cap_offset
  * pre-set, printing what comes back; VFIO_DEVICE_GET_INFO with argsz 16
  * and 24, pre-filled, printing bytes 16..23 (cap_offset and pad); and
- * VFIO_DEVICE_RESET of a device without a reset method (edu).
+ * VFIO_DEVICE_RESET of a device without a reset method (edu); the other
+ * regions (ROM, VGA, an index past the last) and every IRQ index.
  *
  *   info_bytes /dev/vfio/<group> <pci-bdf>
  */
@@ -51,6 +52,20 @@ static void device_info(int d, const char *label, uint32_t argsz)
 	     u.raw[23]);
 }
 
+static void irq_info(int d, const char *label, uint32_t index)
+{
+	struct vfio_irq_info ii;
+	long rc;
+
+	memset(&ii, 0xaa, sizeof(ii));
+	ii.argsz = sizeof(ii);
+	ii.index = index;
+	errno = 0;
+	rc = ioctl(d, VFIO_DEVICE_GET_IRQ_INFO, &ii);
+	line("irq_info", label, rc, "flags=0x%x count=0x%x", ii.flags,
+	     ii.count);
+}
+
 static void region(int d, const char *label, uint32_t index)
 {
 	struct vfio_region_info ri;
@@ -90,6 +105,16 @@ int main(int argc, char **argv)
 	region(d, "bar0", VFIO_PCI_BAR0_REGION_INDEX);
 	region(d, "config", VFIO_PCI_CONFIG_REGION_INDEX);
 	region(d, "bar1", VFIO_PCI_BAR1_REGION_INDEX);
+	region(d, "rom", VFIO_PCI_ROM_REGION_INDEX);
+	region(d, "vga", VFIO_PCI_VGA_REGION_INDEX);
+	region(d, "index_9", 9);
+	device_info(d, "argsz_15", 15);
+	irq_info(d, "intx", VFIO_PCI_INTX_IRQ_INDEX);
+	irq_info(d, "msi", VFIO_PCI_MSI_IRQ_INDEX);
+	irq_info(d, "msix", VFIO_PCI_MSIX_IRQ_INDEX);
+	irq_info(d, "err", VFIO_PCI_ERR_IRQ_INDEX);
+	irq_info(d, "req", VFIO_PCI_REQ_IRQ_INDEX);
+	irq_info(d, "index_5", 5);
 	close(d);
 	close(gfd);
 	close(cfd);
