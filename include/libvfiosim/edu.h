@@ -108,9 +108,11 @@ int vfiosim_edu_config_read(struct vfiosim_edu *edu, uint64_t offset, void *buf,
 			    size_t len);
 
 /**
- * vfiosim_edu_config_write() - write the PCI configuration space: only the
- * command register (I/O, memory, bus master, parity, SERR, INTx disable)
- * is writable.
+ * vfiosim_edu_config_write() - write the PCI configuration space, as
+ * vfio-pci lets a user write it in the oracle VM: the command register (I/O,
+ * memory, bus master, SERR, INTx disable), BAR0 (its address bits: writing
+ * all ones reads back 0xfff00000, the 1 MiB size mask) and the interrupt
+ * line; other bytes ignore writes.
  * @edu: the device.
  * @offset: offset in the 256-byte space.
  * @buf: the data.
@@ -120,6 +122,21 @@ int vfiosim_edu_config_read(struct vfiosim_edu *edu, uint64_t offset, void *buf,
  */
 int vfiosim_edu_config_write(struct vfiosim_edu *edu, uint64_t offset,
 			     const void *buf, size_t len);
+
+/**
+ * vfiosim_edu_assign() - the PCI resources the firmware gave the device,
+ * as its configuration space shows them.
+ * @edu: the device.
+ * @bar0: BAR0's address (1 MiB aligned, not 0).  Default 0xfea00000, what
+ *	the oracle VM's firmware gives a lone edu; with two edus it gave
+ *	0xfe900000 to 00:01.0 and 0xfea00000 to 00:02.0.
+ * @irq_line: the interrupt line register.  Default 10 (00:01.0; 00:02.0
+ *	got 11).
+ *
+ * Return: 0, -EINVAL (NULL, @bar0 0 or not 1 MiB aligned).
+ */
+int vfiosim_edu_assign(struct vfiosim_edu *edu, uint32_t bar0,
+		       uint8_t irq_line);
 
 /**
  * vfiosim_edu_reset() - a function reset: registers, buffer and command

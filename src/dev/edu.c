@@ -8,8 +8,10 @@
  * 4 KiB buffer at 0x40000 and 28-bit mask.  QEMU aborts the whole VM when a
  * DMA reaches outside the buffer (hw_error); the model reports a WARN and
  * transfers nothing.  Without bus mastering QEMU's pci_dma_rw() fails and
- * nothing moves; so here.  PCI config space: vendor/device, class, and the
- * command register as vfio-pci shows it in the oracle VM (0x0103 at open).
+ * nothing moves; so here.  PCI config space as vfio-pci shows it in the
+ * oracle VM (probe config_space): header, command register 0x0103 at open,
+ * BAR0 at the address the firmware assigned (vfiosim_edu_assign()), the
+ * subsystem IDs, and an MSI capability; see config_init().
  *
  * Locking: none of its own -- callers serialise access to one device (the
  * uAPI calls it under the device file's use, as vfio-pci does with its
@@ -33,8 +35,16 @@
 #define EDU_DMA_MASK ((1ull << 28) - 1)
 #define PCI_COMMAND 0x04
 #define PCI_COMMAND_MASTER 0x4u
-#define PCI_COMMAND_WRITABLE 0x0547u
+/* I/O, memory, bus master, SERR, INTx disable: what stays set after
+ * writing all ones through vfio-pci in the oracle VM (probe config_space). */
+#define PCI_COMMAND_WRITABLE 0x0507u
 #define EDU_COMMAND_AT_OPEN 0x0103u
+#define PCI_BAR0 0x10
+#define PCI_INTERRUPT_LINE 0x3c
+#define EDU_MSI_CAP 0x40
+/* What the oracle VM's firmware gave a lone edu at 00:01.0. */
+#define EDU_DEFAULT_BAR0 0xfea00000u
+#define EDU_DEFAULT_IRQ_LINE 10
 
 struct vfiosim_edu {
 	struct vfiosim_world *w;
@@ -45,23 +55,49 @@ struct vfiosim_edu {
 	uint32_t status;
 	uint32_t irq_status;
 	uint64_t dma_src, dma_dst, dma_cnt, dma_cmd;
+	uint32_t bar0_addr; /* assigned by the "firmware" */
+	uint8_t irq_line;   /* likewise */
 	uint8_t config[VFIOSIM_EDU_CONFIG_SIZE];
 	uint8_t dma_buf[VFIOSIM_EDU_DMA_SIZE];
 };
 
+static void put16(uint8_t *at, uint16_t v)
+{
+	at[0] = (uint8_t)v;
+	at[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *at, uint32_t v)
+{
+	put16(at, (uint16_t)v);
+	put16(at + 2, (uint16_t)(v >> 16));
+}
+
+/*
+ * The configuration space as vfio-pci shows it in the oracle VM (probe
+ * config_space, recorded): header, BAR0 at its assigned address (32-bit,
+ * non-prefetchable memory), QEMU's subsystem IDs, and one capability, MSI
+ * with 64-bit addresses, at 0x40.
+ */
 static void config_init(struct vfiosim_edu *e)
 {
-	memset(e->config, 0, sizeof(e->config));
-	e->config[0x00] = VFIOSIM_EDU_VENDOR & 0xff;
-	e->config[0x01] = VFIOSIM_EDU_VENDOR >> 8;
-	e->config[0x02] = VFIOSIM_EDU_DEVICE & 0xff;
-	e->config[0x03] = VFIOSIM_EDU_DEVICE >> 8;
-	e->config[PCI_COMMAND] = EDU_COMMAND_AT_OPEN & 0xff;
-	e->config[PCI_COMMAND + 1] = EDU_COMMAND_AT_OPEN >> 8;
-	e->config[0x08] = 0x10; /* revision */
-	e->config[0x0a] = 0xff; /* class: 00ff00, "other" */
-	e->config[0x0b] = 0x00;
-	e->config[0x3d] = 0x01; /* interrupt pin A */
+	uint8_t *c = e->config;
+
+	memset(c, 0, sizeof(e->config));
+	put16(c + 0x00, VFIOSIM_EDU_VENDOR);
+	put16(c + 0x02, VFIOSIM_EDU_DEVICE);
+	put16(c + PCI_COMMAND, EDU_COMMAND_AT_OPEN);
+	put16(c + 0x06, 0x0010); /* status: capability list */
+	c[0x08] = 0x10;		 /* revision */
+	put16(c + 0x0a, 0x00ff); /* class 00ff00, "other" */
+	put32(c + PCI_BAR0, e->bar0_addr);
+	put16(c + 0x2c, 0x1af4); /* subsystem vendor (Red Hat, Inc.) */
+	put16(c + 0x2e, 0x1100); /* subsystem (QEMU) */
+	c[0x34] = EDU_MSI_CAP;
+	c[PCI_INTERRUPT_LINE] = e->irq_line;
+	c[0x3d] = 0x01;			    /* interrupt pin A */
+	c[EDU_MSI_CAP] = 0x05;		    /* MSI, last capability */
+	put16(c + EDU_MSI_CAP + 2, 0x0080); /* 64-bit address capable */
 }
 
 VFIOSIM_EXPORT int vfiosim_edu_reset(struct vfiosim_edu *e)
@@ -89,6 +125,8 @@ VFIOSIM_EXPORT int vfiosim_edu_create(struct vfiosim_world *w,
 	if (!e)
 		return -ENOMEM;
 	e->w = w;
+	e->bar0_addr = EDU_DEFAULT_BAR0;
+	e->irq_line = EDU_DEFAULT_IRQ_LINE;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	rc = vfiosim_device_create(group, name, &e->dev);
 	if (rc) {
@@ -288,17 +326,36 @@ VFIOSIM_EXPORT int vfiosim_edu_config_write(struct vfiosim_edu *e,
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
 		uint64_t at = offset + i;
+		/* Writable bits of each byte: the command register, BAR0's
+		 * address bits above its 1 MiB size (writing all ones reads
+		 * back the size mask), the interrupt line; nothing else
+		 * (BAR1-5 and the ROM BAR are empty, MSI is not set up
+		 * through config writes here). */
+		uint8_t wmask = 0;
 
-		if (at == PCI_COMMAND)
-			e->config[at] =
-				(uint8_t)((e->config[at] &
-					   ~PCI_COMMAND_WRITABLE) |
-					  (b[i] & PCI_COMMAND_WRITABLE));
-		else if (at == PCI_COMMAND + 1)
-			e->config[at] =
-				(uint8_t)((e->config[at] &
-					   ~(PCI_COMMAND_WRITABLE >> 8)) |
-					  (b[i] & (PCI_COMMAND_WRITABLE >> 8)));
+		if (at == PCI_COMMAND || at == PCI_COMMAND + 1)
+			wmask = (uint8_t)(PCI_COMMAND_WRITABLE >>
+					  (8 * (at - PCI_COMMAND)));
+		else if (at >= PCI_BAR0 && at < PCI_BAR0 + 4)
+			wmask = (uint8_t)(~(uint32_t)(VFIOSIM_EDU_BAR0_SIZE -
+						      1) >>
+					  (8 * (at - PCI_BAR0)));
+		else if (at == PCI_INTERRUPT_LINE)
+			wmask = 0xff;
+		e->config[at] =
+			(uint8_t)((e->config[at] & ~wmask) | (b[i] & wmask));
 	}
 	return (int)len;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_assign(struct vfiosim_edu *e, uint32_t bar0,
+				      uint8_t irq_line)
+{
+	if (!e || !bar0 || (bar0 & (VFIOSIM_EDU_BAR0_SIZE - 1)))
+		return -EINVAL;
+	e->bar0_addr = bar0;
+	e->irq_line = irq_line;
+	put32(e->config + PCI_BAR0, bar0);
+	e->config[PCI_INTERRUPT_LINE] = irq_line;
+	return 0;
 }

@@ -664,6 +664,62 @@ START_TEST(uapi_open_file_alloc_fault)
 }
 END_TEST
 
+/*
+ * The edu's configuration space through the model's own API: the
+ * firmware's assignment (vfiosim_edu_assign()), BAR0 sizing, read-only
+ * bytes, and the command register's writable bits.
+ */
+struct cfg_out {
+	int bad[3], good;
+	uint32_t bar0, line, sized, vendor, cmd;
+};
+
+static uint32_t cfg32(struct vfiosim_edu *e, unsigned int off)
+{
+	uint32_t v = 0xdeadbeef;
+
+	vfiosim_edu_config_read(e, off, &v, 4);
+	return v;
+}
+
+static void edu_config_body(struct vfiosim_world *w, void *arg)
+{
+	struct cfg_out *o = arg;
+	uint32_t ones = 0xffffffff;
+	struct rig r;
+
+	rig_up(w, &r);
+	o->bad[0] = vfiosim_edu_assign(NULL, 0xfe900000, 11);
+	o->bad[1] = vfiosim_edu_assign(r.edu, 0, 11);
+	o->bad[2] = vfiosim_edu_assign(r.edu, 0xfe980000, 11);
+	o->good = vfiosim_edu_assign(r.edu, 0xfe900000, 11);
+	o->bar0 = cfg32(r.edu, 0x10);
+	o->line = cfg32(r.edu, 0x3c);
+	vfiosim_edu_config_write(r.edu, 0x10, &ones, 4);
+	o->sized = cfg32(r.edu, 0x10);
+	vfiosim_edu_config_write(r.edu, 0x00, &ones, 4);
+	o->vendor = cfg32(r.edu, 0x00);
+	vfiosim_edu_config_write(r.edu, 0x04, &ones, 2);
+	o->cmd = cfg32(r.edu, 0x04);
+	rig_down(&r);
+}
+
+START_TEST(edu_config_space)
+{
+	struct cfg_out o = { 0 };
+
+	tu_destroy(tu_run_clean(NULL, edu_config_body, &o));
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(o.bad[i], -EINVAL);
+	ck_assert_int_eq(o.good, 0);
+	ck_assert_uint_eq(o.bar0, 0xfe900000);
+	ck_assert_uint_eq(o.line, 0x0000010b); /* pin A, line 11 */
+	ck_assert_uint_eq(o.sized, 0xfff00000);
+	ck_assert_uint_eq(o.vendor, 0x11e81234);
+	ck_assert_uint_eq(o.cmd, 0x00100507); /* status: capability list */
+}
+END_TEST
+
 START_TEST(uapi_mmap_bar)
 {
 	struct vfiosim_world *w;
@@ -702,6 +758,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, uapi_edu_dma);
 	tcase_add_test(tc, uapi_mmap_bar);
 	tcase_add_test(tc, uapi_open_file_alloc_fault);
+	tcase_add_test(tc, edu_config_space);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -162,6 +162,18 @@ static int build_topology(const char *spec)
 						  topo.edus[topo.nedus++]);
 	}
 	free(copy);
+	/*
+	 * BAR0 addresses and interrupt lines as the oracle VM's firmware
+	 * hands them out: 1 MiB BARs downwards from 0xfea00000, the last
+	 * device in the list highest; lines 10 and 11 alternating (recorded
+	 * for one edu at 00:01.0 and for two at 00:01.0 and 00:02.0).
+	 */
+	for (int i = 0; !rc && i < topo.nedus; i++)
+		rc = vfiosim_edu_assign(
+			topo.edus[i],
+			0xfea00000u -
+				0x100000u * (unsigned int)(topo.nedus - 1 - i),
+			(uint8_t)(10 + i % 2));
 	return rc;
 }
 

@@ -121,6 +121,23 @@ static __attribute__((unused)) int setup(const char *group, int type)
 	return rc ? -1 : 0;
 }
 
+/*
+ * setup() with a type1v2 backend, then the device file of @bdf; prints
+ * both lines.  The device's descriptor, or -1.
+ */
+static __attribute__((unused)) int setup_device(const char *group,
+						const char *bdf)
+{
+	int d;
+
+	if (setup(group, VFIO_TYPE1v2_IOMMU))
+		return -1;
+	errno = 0;
+	d = ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	line("device", "open", d < 0 ? -1 : 0, NULL);
+	return d;
+}
+
 /* 1 MiB of touched anonymous memory for mappings; 0 on failure. */
 static __attribute__((unused)) uint64_t probe_buffer(void)
 {

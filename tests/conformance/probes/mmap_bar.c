@@ -33,12 +33,7 @@ int main(int argc, char **argv)
 
 	if (argc < 3)
 		return 2;
-	if (setup(argv[1], VFIO_TYPE1v2_IOMMU))
-		return 1;
-	errno = 0;
-	dfd = ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, argv[2]);
-	line("device", "open", dfd < 0 ? -1 : 0, NULL);
-	if (dfd < 0)
+	if ((dfd = setup_device(argv[1], argv[2])) < 0)
 		return 1;
 
 	try_map(cfd, "container", PG, rw, MAP_SHARED, 0);

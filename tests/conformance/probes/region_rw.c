@@ -19,12 +19,7 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int d;
 
-	if (argc < 3 || setup(argv[1], VFIO_TYPE1v2_IOMMU))
-		return 1;
-	errno = 0;
-	d = ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, argv[2]);
-	line("device", "open", d < 0 ? -1 : 0, NULL);
-	if (d < 0)
+	if (argc < 3 || (d = setup_device(argv[1], argv[2])) < 0)
 		return 1;
 	errno = 0;
 	n = pread(d, b, 4, CFG(0x100));
