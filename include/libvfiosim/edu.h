@@ -74,7 +74,9 @@ struct vfiosim_device *vfiosim_edu_device(const struct vfiosim_edu *edu);
  * vfiosim_edu_mmio_read() - a CPU load from BAR0.
  * @edu: the device.
  * @offset: offset in BAR0.
- * @val: out, @size bytes (all ones where the device ignores the access).
+ * @val: out, @size bytes: all ones where the device ignores an access of
+ *	4 or 8 bytes, 0 for 1 or 2 bytes (below the smallest access QEMU's
+ *	edu accepts; vfio-pci's reads of 1 or 2 bytes get 0 on the oracle).
  * @size: 1, 2, 4 or 8.
  *
  * Return: 0, -EINVAL (NULL, bad size, beyond the BAR).

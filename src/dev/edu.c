@@ -171,7 +171,10 @@ static bool size_ok(unsigned int size)
 VFIOSIM_EXPORT int vfiosim_edu_mmio_read(struct vfiosim_edu *e, uint64_t offset,
 					 void *val, unsigned int size)
 {
-	uint64_t v = ~0ull;
+	/* Below 4 bytes the access is not valid for the device's memory
+	 * region (QEMU: .valid.min_access_size = 4) and reads 0; a valid one
+	 * the device does not decode reads all ones. */
+	uint64_t v = size < 4 ? 0 : ~0ull;
 
 	if (!e || !val || !size_ok(size) || offset >= VFIOSIM_EDU_BAR0_SIZE ||
 	    size > VFIOSIM_EDU_BAR0_SIZE - offset)
