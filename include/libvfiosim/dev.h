@@ -132,7 +132,10 @@ int vfiosim_device_set_flags(struct vfiosim_device *dev, unsigned int flags);
  * whose invalidation has not happened yet) or, on a miss, the page table
  * (filling the IOTLB).  A missing translation or permission is logged as
  * a fault and ends the DMA with an error; the bytes before the faulting
- * leaf have been transferred, like real hardware.  Each CPU frame reached
+ * leaf have been transferred, like real hardware, and a READ fills the
+ * rest of @buf with zeros (what QEMU's edu gets reading across into an
+ * unmapped page on the oracle VM; QEMU's bus would go on past the hole,
+ * which the edu's 4 KiB transfers cannot show).  Each CPU frame reached
  * is checked: one its domain's owner does not hold (see the file comment),
  * a freed one, or memory that does not exist is a DMA failure
  * (vfiosim_fail_at(VFIOSIM_FAIL_DMA)), at most one per call; the bytes of

@@ -228,6 +228,12 @@ VFIOSIM_EXPORT int vfiosim_device_dma(struct vfiosim_device *dev, uint64_t iova,
 		rc = iommu_translate(dev->idev, mk_iova(cur), write, &x);
 		if (rc) {
 			dev->faults++;
+			/* What moved before the fault stays moved; a read
+			 * returns zeros from the fault on, as a read of
+			 * unassigned memory does on QEMU's bus (probe
+			 * dma_edges). */
+			if (!write)
+				memset((uint8_t *)buf + pos, 0, len - pos);
 			break;
 		}
 		chunk = x.leaf_last.v - cur;

@@ -192,15 +192,18 @@ static void faults_scenario(struct vfiosim_world *w, void *arg)
 	IT_RC(w, vfiosim_iommu_fault_get(r.iommu, 3, &f), 0);
 	IT_RC(w, f.reason, VFIOSIM_DMA_FAULT_BEYOND_AW);
 	IT_RC(w, vfiosim_iommu_fault_get(r.iommu, 4, &f), -ENOENT);
-	/* A read running off the end: the first page moved, then a fault. */
+	/* A read running off the end: the first page moved, then a fault;
+	 * the rest of the buffer reads as zeros (QEMU, probe dma_edges). */
 	bytes = vfiosim_page_bytes(w, pfn);
 	memset(bytes, 0xab, 4 * KiB);
+	memset(buf, 0x5a, sizeof(buf));
 	IT_RC(w,
 	      vfiosim_device_dma(r.dev, iova, buf, sizeof(buf),
 				 VFIOSIM_DMA_READ),
 	      -EFAULT);
 	IT_RC(w, (uint8_t)buf[4095], 0xab);
 	IT_RC(w, buf[4096], 0);
+	IT_RC(w, buf[sizeof(buf) - 1], 0);
 	IT_RC(w, vfiosim_iommu_fault_get(r.iommu, 4, &f), 0);
 	IT_RC(w, f.iova, iova + 4 * KiB);
 	IT_RC(w, vfiosim_device_fault_count(r.dev), 5);
