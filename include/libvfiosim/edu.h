@@ -11,7 +11,9 @@
  * 0x90 count, 0x98 command (bit 0 start, bit 1 direction: 1 = from the
  * device's buffer to memory, bit 2 interrupt when done).  The device's DMA
  * buffer is 4 KiB at device address 0x40000; memory addresses are clamped
- * to its 28-bit DMA mask.  Below 0x80 only 32-bit accesses do anything;
+ * to its 28-bit DMA mask.  A DMA of 0 bytes, or one reaching outside the
+ * buffer, stops QEMU with a hardware error; the model records a WARN
+ * failure and moves nothing.  Below 0x80 only 32-bit accesses do anything;
  * above, 32- and 64-bit ones.  A DMA needs the bus-master bit of the PCI
  * command register, runs at once (QEMU runs it from a timer; the driver
  * polls the start bit either way) and goes through vfiosim_device_dma(): a

@@ -6,7 +6,8 @@
  * What it models: the register file, the liveness check, the factorial
  * unit (computed at once), interrupt status, and the DMA engine with its
  * 4 KiB buffer at 0x40000 and 28-bit mask.  QEMU aborts the whole VM when a
- * DMA reaches outside the buffer (hw_error); the model reports a WARN and
+ * DMA reaches outside the buffer or is empty (hw_error; both seen on the
+ * oracle VM); the model reports a WARN and
  * transfers nothing.  Without bus mastering QEMU's pci_dma_rw() fails and
  * nothing moves; so here.  PCI config space as vfio-pci shows it in the
  * oracle VM (probe config_space): header, command register 0x0103 at open,
@@ -226,7 +227,10 @@ static void edu_dma(struct vfiosim_edu *e)
 	uint16_t pcicmd = (uint16_t)(e->config[PCI_COMMAND] |
 				     e->config[PCI_COMMAND + 1] << 8);
 
-	if (buf_addr < VFIOSIM_EDU_DMA_START || cnt > VFIOSIM_EDU_DMA_SIZE ||
+	/* QEMU's edu_check_range() also refuses an empty range (its end
+	 * must lie above its start): a zero count stops the VM too. */
+	if (buf_addr < VFIOSIM_EDU_DMA_START || !cnt ||
+	    cnt > VFIOSIM_EDU_DMA_SIZE ||
 	    buf_addr - VFIOSIM_EDU_DMA_START > VFIOSIM_EDU_DMA_SIZE - cnt) {
 		vfiosim_fail_at(e->w, VFIOSIM_FAIL_WARN, __FILE__, __LINE__,
 				"edu %s: DMA of %llu bytes at device address "

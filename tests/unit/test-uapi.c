@@ -720,6 +720,51 @@ START_TEST(edu_config_space)
 }
 END_TEST
 
+/*
+ * A DMA QEMU's edu refuses with a hardware error (stopping the VM): an
+ * empty one, and one running past the end of its buffer.  The model
+ * reports a WARN and moves nothing; the command's start bit clears.
+ */
+static void edu_bad_dma_body(struct vfiosim_world *w, void *arg)
+{
+	uint32_t *cmd_after = arg, one = 1;
+	uint16_t cmd = 0x6; /* memory, bus master */
+	struct rig r;
+
+	rig_up(w, &r);
+	vfiosim_edu_config_write(r.edu, 0x04, &cmd, 2);
+	for (int i = 0; i < 2; i++) {
+		uint32_t cnt = i ? 4096 : 0, addr = i ? 0x40008 : 0x40000;
+
+		vfiosim_edu_mmio_write(r.edu, 0x80, &addr, 4);
+		vfiosim_edu_mmio_write(r.edu, 0x88, &addr, 4);
+		vfiosim_edu_mmio_write(r.edu, 0x90, &cnt, 4);
+		vfiosim_edu_mmio_write(r.edu, 0x98, &one, 4);
+		vfiosim_edu_mmio_read(r.edu, 0x98, &cmd_after[i], 4);
+	}
+	rig_down(&r);
+}
+
+START_TEST(edu_out_of_buffer_dma_warns)
+{
+	uint32_t cmd_after[2] = { 1, 1 };
+	int rc;
+	struct vfiosim_world *w =
+		tu_run(NULL, edu_bad_dma_body, cmd_after, &rc);
+
+	ck_assert_int_eq(rc, 2);
+	ck_assert_uint_eq(vfiosim_world_failure_count(w), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct vfiosim_failure *f = vfiosim_world_failure(w, i);
+
+		ck_assert_int_eq(f->kind, VFIOSIM_FAIL_WARN);
+		ck_assert(tu_contains(f->message, "outside its buffer"));
+		ck_assert_uint_eq(cmd_after[i], 0);
+	}
+	tu_destroy(w);
+}
+END_TEST
+
 START_TEST(uapi_mmap_bar)
 {
 	struct vfiosim_world *w;
@@ -759,6 +804,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, uapi_mmap_bar);
 	tcase_add_test(tc, uapi_open_file_alloc_fault);
 	tcase_add_test(tc, edu_config_space);
+	tcase_add_test(tc, edu_out_of_buffer_dma_warns);
 	suite_add_tcase(s, tc);
 	return s;
 }

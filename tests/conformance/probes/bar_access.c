@@ -10,8 +10,6 @@
  */
 #include "common.h"
 
-#define CFG(off) ((7ull << 40) + (off))
-
 /* One access: a read of @len bytes, or a write of @v when @write. */
 struct step {
 	const char *label;
@@ -61,6 +59,8 @@ static void run(int d, const struct step *st)
 	if (st->write) {
 		line("write", st->label, pwrite(d, &st->v, st->len, st->off),
 		     NULL);
+		if (st->off == 0x08)
+			edu_wait_fact(d);
 		return;
 	}
 	memset(b, 0x5a, sizeof(b));
@@ -71,16 +71,12 @@ static void run(int d, const struct step *st)
 
 int main(int argc, char **argv)
 {
-	uint16_t cmd;
 	int d;
 
 	if (argc < 3 || (d = setup_device(argv[1], argv[2])) < 0)
 		return 1;
 	/* Memory decoding on (vfio-pci leaves it as the firmware set it). */
-	if (pread(d, &cmd, 2, CFG(4)) == 2) {
-		cmd |= 0x2;
-		pwrite(d, &cmd, 2, CFG(4));
-	}
+	set_command(d, 0, 0x2);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
 		run(d, &steps[i]);
 	close(d);

@@ -118,35 +118,11 @@ static void status(const char *label)
 	line("status", label, rc, "flags=0x%x", st.flags);
 }
 
-static uint32_t bar_r32(int d, uint64_t off)
-{
-	uint32_t v = 0;
-
-	return pread(d, &v, 4, (off_t)off) == 4 ? v : 0xffffffffu;
-}
-
-static void bar_w32(int d, uint64_t off, uint32_t v)
-{
-	if (pwrite(d, &v, 4, (off_t)off) != 4)
-		printf("op=pwrite_failed off=0x%llx\n",
-		       (unsigned long long)off);
-}
-
 /* The device copies 64 bytes from @src into its buffer and back to @dst. */
 static void edu_copy(int d, uint64_t src, uint64_t dst)
 {
-	bar_w32(d, 0x80, (uint32_t)src);
-	bar_w32(d, 0x88, 0x40000);
-	bar_w32(d, 0x90, 64);
-	bar_w32(d, 0x98, 1);
-	for (int i = 0; i < 200 && (bar_r32(d, 0x98) & 1); i++)
-		usleep(5000);
-	bar_w32(d, 0x80, 0x40000);
-	bar_w32(d, 0x88, (uint32_t)dst);
-	bar_w32(d, 0x90, 64);
-	bar_w32(d, 0x98, 3);
-	for (int i = 0; i < 200 && (bar_r32(d, 0x98) & 1); i++)
-		usleep(5000);
+	edu_dma(d, (uint32_t)src, 0x40000, 64, 1);
+	edu_dma(d, 0x40000, (uint32_t)dst, 64, 3);
 }
 
 int main(int argc, char **argv)

@@ -138,6 +138,60 @@ static __attribute__((unused)) int setup_device(const char *group,
 	return d;
 }
 
+/* Where vfio-pci puts a PCI device's config space in its file. */
+#define PROBE_CFG(off) ((7ull << 40) + (off))
+
+/* The device's PCI command register: clear @clear, then set @set (memory
+ * decoding 0x2, bus master 0x4). */
+static __attribute__((unused)) void set_command(int d, uint16_t clear,
+						uint16_t set)
+{
+	uint16_t cmd = 0;
+
+	if (pread(d, &cmd, 2, PROBE_CFG(4)) == 2) {
+		cmd = (uint16_t)((cmd & ~clear) | set);
+		if (pwrite(d, &cmd, 2, PROBE_CFG(4)) != 2)
+			printf("op=command_write_failed\n");
+	}
+}
+
+/* A 4-byte read of the device's BAR0 at @off (all ones if it fails). */
+static __attribute__((unused)) uint32_t bar_r32(int d, uint64_t off)
+{
+	uint32_t v = 0;
+
+	return pread(d, &v, 4, (off_t)off) == 4 ? v : 0xffffffffu;
+}
+
+/* A 4-byte write to the device's BAR0 at @off; a failure is printed. */
+static __attribute__((unused)) void bar_w32(int d, uint64_t off, uint32_t v)
+{
+	if (pwrite(d, &v, 4, (off_t)off) != 4)
+		printf("op=pwrite_failed off=0x%llx\n",
+		       (unsigned long long)off);
+}
+
+/* QEMU computes an edu factorial on a thread of its own: wait for the
+ * status register's "computing" bit to clear. */
+static __attribute__((unused)) void edu_wait_fact(int d)
+{
+	for (int i = 0; i < 200 && (bar_r32(d, 0x20) & 1); i++)
+		usleep(5000);
+}
+
+/* One edu DMA of @cnt bytes (@cmd: 1 to the device, 3 to memory, | 4 for
+ * an interrupt), then wait for the start bit to clear. */
+static __attribute__((unused)) void edu_dma(int d, uint32_t src, uint32_t dst,
+					    uint32_t cnt, uint32_t cmd)
+{
+	bar_w32(d, 0x80, src);
+	bar_w32(d, 0x88, dst);
+	bar_w32(d, 0x90, cnt);
+	bar_w32(d, 0x98, cmd);
+	for (int i = 0; i < 200 && (bar_r32(d, 0x98) & 1); i++)
+		usleep(5000);
+}
+
 /* 1 MiB of touched anonymous memory for mappings; 0 on failure. */
 static __attribute__((unused)) uint64_t probe_buffer(void)
 {
@@ -148,6 +202,23 @@ static __attribute__((unused)) uint64_t probe_buffer(void)
 		return 0;
 	memset(buf, 1, 1 << 20);
 	return (uint64_t)(uintptr_t)buf;
+}
+
+/*
+ * setup_device(), 1 MiB of buffer (*@buf) and the device's memory decoding
+ * and bus mastering on: ready for edu DMAs.  The device's descriptor, or
+ * -1.
+ */
+static __attribute__((unused)) int setup_dma(const char *group, const char *bdf,
+					     uint8_t **buf)
+{
+	int d = setup_device(group, bdf);
+
+	*buf = (uint8_t *)(uintptr_t)probe_buffer();
+	if (d < 0 || !*buf)
+		return -1;
+	set_command(d, 0, 0x6);
+	return d;
 }
 
 #endif

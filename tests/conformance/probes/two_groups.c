@@ -92,19 +92,6 @@ static int second_device(const char *first, char *bdf, char *group)
 	return 0;
 }
 
-static uint32_t r32(int d, uint64_t off)
-{
-	uint32_t v = 0;
-
-	return pread(d, &v, 4, (off_t)off) == 4 ? v : 0xffffffffu;
-}
-
-static void w32(int d, uint64_t off, uint32_t v)
-{
-	if (pwrite(d, &v, 4, (off_t)off) != 4)
-		printf("op=pwrite_failed\n");
-}
-
 /* Device @d copies 64 bytes from @src to its buffer and on to @dst. */
 static void copy(int d, uint64_t src, uint64_t dst)
 {
@@ -118,18 +105,8 @@ static void copy(int d, uint64_t src, uint64_t dst)
 		if (pwrite(d, &cmd, 2, (off_t)ri.offset + 4) != 2)
 			printf("op=busmaster_failed\n");
 	}
-	w32(d, 0x80, (uint32_t)src);
-	w32(d, 0x88, 0x40000);
-	w32(d, 0x90, 64);
-	w32(d, 0x98, 1);
-	for (int i = 0; i < 200 && (r32(d, 0x98) & 1); i++)
-		usleep(5000);
-	w32(d, 0x80, 0x40000);
-	w32(d, 0x88, (uint32_t)dst);
-	w32(d, 0x90, 64);
-	w32(d, 0x98, 3);
-	for (int i = 0; i < 200 && (r32(d, 0x98) & 1); i++)
-		usleep(5000);
+	edu_dma(d, (uint32_t)src, 0x40000, 64, 1);
+	edu_dma(d, 0x40000, (uint32_t)dst, 64, 3);
 }
 
 int main(int argc, char **argv)
