@@ -392,7 +392,9 @@ int vfiosim_mm_create(struct vfiosim_world *w, struct vfiosim_mm **out);
  * real page touched gets a frame whose vfiosim_page_bytes() is the real
  * address, so a device DMA into the frame lands in the program's buffer.
  * vfiosim_mmap() and vfiosim_mprotect() are refused; vfiosim_munmap() only
- * forgets the model's frames of the range.  See docs/memory.md for the
+ * forgets the model's frames of the range -- call it before the real
+ * munmap(): a frame still held (pinned) keeps a copy of its page, as the
+ * kernel keeps a pinned page alive.  See docs/memory.md for the
  * limitations.
  *
  * Return: 0, -EINVAL (NULL argument, page size differs from the host's),

@@ -44,8 +44,10 @@
  * after hw_lock is dropped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/tree.h>
 
 #include <libvfiosim/dev.h>
@@ -153,14 +155,17 @@ VFIOSIM_EXPORT int vfiosim_device_set_flags(struct vfiosim_device *dev,
 	return 0;
 }
 
-/* What is wrong with a DMA reaching @pfn, or NULL if nothing. */
+/* What is wrong with a DMA reaching @pfn, or NULL if nothing; *@flags
+ * gets the frame's flags (0 if it has none). */
 static const char *frame_problem(struct vfiosim_world *w, unsigned int type,
-				 uint64_t pfn, bool write)
+				 uint64_t pfn, bool write, unsigned int *flags)
 {
 	struct vfiosim_page_info info;
 
+	*flags = 0;
 	if (vfiosim_page_query(w, pfn, &info))
 		return "does not exist (beyond physical memory)";
+	*flags = info.flags;
 	if (info.flags & (VFIOSIM_PAGE_MMIO | VFIOSIM_PAGE_RESERVED))
 		return NULL;
 	if (info.flags & VFIOSIM_PAGE_ZERO)
@@ -189,6 +194,40 @@ static void record_written(struct vfiosim_device *dev, unsigned int did,
 	}
 	n->v.pfn = pfn;
 	n->v.writes++;
+}
+
+/*
+ * A DMA into or out of a page of the real process (a host mm's frame): the
+ * program may have unmapped or protected it behind the model's back
+ * (free() of a large buffer unmaps it inside the C library), where the
+ * kernel keeps the pinned page alive and the IOMMU ignores CPU page
+ * protections.  Copy through process_vm_readv/writev, which fail instead
+ * of faulting; if that fails, through /proc/self/mem, which reaches
+ * read-only and PROT_NONE pages as the device would.  A page no longer
+ * there at all: the write is lost, a read gets zeros.
+ */
+static void host_copy(uint8_t *host, uint8_t *dev_buf, size_t n, bool write)
+{
+	int rc = write ? sim_copy_to_user((uint64_t)(uintptr_t)host, dev_buf,
+					  n) :
+			 sim_copy_from_user(dev_buf, (uint64_t)(uintptr_t)host,
+					    n);
+	int fd;
+
+	if (!rc)
+		return;
+	fd = open("/proc/self/mem", (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t got =
+			write ? pwrite(fd, dev_buf, n, (off_t)(uintptr_t)host) :
+				pread(fd, dev_buf, n, (off_t)(uintptr_t)host);
+
+		close(fd);
+		if (got == (ssize_t)n)
+			return;
+	}
+	if (!write)
+		memset(dev_buf, 0, n);
 }
 
 VFIOSIM_EXPORT int vfiosim_device_dma(struct vfiosim_device *dev, uint64_t iova,
@@ -246,11 +285,12 @@ VFIOSIM_EXPORT int vfiosim_device_dma(struct vfiosim_device *dev, uint64_t iova,
 			uint64_t pfn = phys / psize, off = phys % psize;
 			uint64_t n = psize - off;
 			const char *why;
+			unsigned int fflags;
 			uint8_t *bytes;
 
 			if (n > chunk - done)
 				n = chunk - done;
-			why = frame_problem(w, x.dom_type, pfn, write);
+			why = frame_problem(w, x.dom_type, pfn, write, &fflags);
 			if (why && !problem) {
 				problem = why;
 				bad_iova = cur + done;
@@ -259,19 +299,22 @@ VFIOSIM_EXPORT int vfiosim_device_dma(struct vfiosim_device *dev, uint64_t iova,
 				bad_did = x.did;
 			}
 			bytes = vfiosim_page_bytes(w, pfn);
-			if (write) {
-				if (bytes)
-					memcpy(bytes + off,
-					       (uint8_t *)buf + pos + done, n);
+			if (bytes && (fflags & VFIOSIM_PAGE_HOST))
+				host_copy(bytes + off,
+					  (uint8_t *)buf + pos + done, n,
+					  write);
+			else if (write && bytes)
+				memcpy(bytes + off, (uint8_t *)buf + pos + done,
+				       n);
+			else if (bytes)
+				memcpy((uint8_t *)buf + pos + done, bytes + off,
+				       n);
+			else if (!write)
+				memset((uint8_t *)buf + pos + done, 0, n);
+			if (write)
 				record_written(dev, x.did,
 					       (cur + done) & ~(psize - 1),
 					       pfn);
-			} else if (bytes) {
-				memcpy((uint8_t *)buf + pos + done, bytes + off,
-				       n);
-			} else {
-				memset((uint8_t *)buf + pos + done, 0, n);
-			}
 			done += n;
 		}
 		iommu->st.dma_bytes += chunk;

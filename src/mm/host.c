@@ -14,11 +14,16 @@
  * write the program's buffer.  The model's page table remembers vpn -> pfn
  * until vfiosim_munmap() on this mm or the mm's teardown.
  *
+ * vfiosim_munmap() of a host range that still has a held (pinned) frame
+ * gives the frame a copy of its page first (phys_host_keep(), in
+ * put_mapped_page()), as the kernel keeps a pinned page alive.
+ *
  * Limitations (documented in docs/memory.md): a pinned real page is not
- * really pinned -- if the program unmaps or mprotects it, the frame's bytes
- * pointer dangles and a later DMA faults in the host process; remapping the
- * same address reuses the old frame; [vvar]/[vsyscall] are treated as
- * PFNMAP (GUP refuses them); the world's page size must equal the host's.
+ * really pinned -- if the program unmaps it without vfiosim_munmap(), a
+ * device's DMA into it is lost (dev.c copies into host pages without
+ * faulting); remapping the same address without vfiosim_munmap() reuses
+ * the old frame; [vvar]/[vsyscall] are treated as PFNMAP (GUP refuses
+ * them); the world's page size must equal the host's.
  *
  * Locking: as mm.c; the page table under mm->ptl in free-running mode.
  */

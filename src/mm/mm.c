@@ -382,8 +382,12 @@ static void put_mapped_page(struct vfiosim_mm *mm, uint64_t pfn)
 	struct phys_ref r;
 
 	phys_lock(p);
-	if (pfn != p->zero_pfn && phys_lookup(p, pfn, &r))
+	if (pfn != p->zero_pfn && phys_lookup(p, pfn, &r)) {
+		/* A host page still held (pinned) outlives its mapping. */
+		if (mm->host && r.head->ref > 1)
+			phys_host_keep(p, &r, pfn);
 		phys_put_locked(p, &r);
+	}
 	phys_unlock(p);
 }
 

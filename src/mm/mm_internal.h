@@ -51,6 +51,10 @@
  * new page before anything reads it, so a reused frame need not be
  * zeroed first. */
 #define PHYS_ALLOC_NOZERO (1u << 14)
+/* A host frame whose real page the program unmapped while the frame was
+ * still held: its bytes are now a copy the model owns (phys_host_keep()),
+ * freed with the frame. */
+#define PHYS_HOST_KEPT (1u << 15)
 
 /*
  * Per-frame metadata: 16 bytes.  For a compound page, refcount, pin count
@@ -179,6 +183,14 @@ bool phys_lookup(struct mm_phys *p, uint64_t pfn, struct phys_ref *r);
 /* Allocate with the "mm.phys_alloc" fault point; caller holds no lock. */
 int phys_alloc(struct mm_phys *p, unsigned int order, unsigned int flags,
 	       uint64_t *pfn);
+/*
+ * The real page behind host frame @pfn (found as @r) is about to go while
+ * the frame is still held: give the frame a copy of the page's bytes as it
+ * is now, owned by the model, as the kernel keeps a pinned page alive
+ * after munmap().  Nothing for other frames or one already kept.  Lock
+ * held.
+ */
+void phys_host_keep(struct mm_phys *p, struct phys_ref *r, uint64_t pfn);
 /* Drop one reference of a page found by phys_lookup (lock held). */
 void phys_put_locked(struct mm_phys *p, struct phys_ref *r);
 /* Free a page whose refcount reached zero (lock held). */

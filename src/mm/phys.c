@@ -476,6 +476,39 @@ int phys_set_host_bytes(struct mm_phys *p, uint64_t pfn, void *bytes)
 	return 0;
 }
 
+void phys_host_keep(struct mm_phys *p, struct phys_ref *r, uint64_t pfn)
+{
+	unsigned int idx = pfn & (PHYS_CHUNK_FRAMES - 1);
+	uint8_t *copy;
+
+	if (!r->pg || !(r->pg->flags & PHYS_HOST) ||
+	    (r->pg->flags & PHYS_HOST_KEPT) || !r->chunk->host)
+		return;
+	copy = malloc(p->page_size);
+	if (!copy)
+		return; /* the frame keeps pointing at the real page */
+	/* Read without faulting: the page may already be gone. */
+	if (sim_copy_from_user(copy, (uint64_t)(uintptr_t)r->chunk->host[idx],
+			       p->page_size))
+		memset(copy, 0, p->page_size);
+	r->chunk->host[idx] = copy;
+	r->pg->flags |= PHYS_HOST_KEPT;
+	p->backed_bytes += p->page_size;
+}
+
+/* Free the kept copies of the host frames [idx, idx + n) of @ch. */
+static void host_kept_free(struct mm_phys *p, struct phys_chunk *ch,
+			   unsigned int idx, unsigned int n)
+{
+	for (unsigned int i = idx; ch->host && i < idx + n; i++)
+		if (ch->pg[i].flags & PHYS_HOST_KEPT) {
+			free(ch->host[i]);
+			ch->host[i] = NULL;
+			ch->pg[i].flags &= (uint16_t)~PHYS_HOST_KEPT;
+			p->backed_bytes -= p->page_size;
+		}
+}
+
 static void *map_bytes(struct mm_phys *p, size_t len)
 {
 	void *b = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -704,6 +737,7 @@ static void meta_remove(struct mm_phys *p, struct phys_ref *r)
 		unsigned int idx = pfn & (PHYS_CHUNK_FRAMES - 1);
 		unsigned int n = 1u << order;
 
+		host_kept_free(p, ch, idx, n);
 		for (unsigned int i = 0; i < n; i++) {
 			struct phys_page *pg = &ch->pg[idx + i];
 
@@ -1267,6 +1301,8 @@ static void phys_free_all(struct mm_phys *p)
 			}
 			unmap_bytes(p, ((struct phys_chunk *)cs)->bytes,
 				    PHYS_CHUNK_FRAMES * p->page_size);
+			host_kept_free(p, (struct phys_chunk *)cs, 0,
+				       PHYS_CHUNK_FRAMES);
 			free(((struct phys_chunk *)cs)->host);
 			free((void *)cs);
 		}

@@ -6,6 +6,9 @@
  * impossible in strict mode, caught in strict mode too when the caller
  * unpins before the IOTLB sync).
  */
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "iommu-testutil.h"
 
 struct rig {
@@ -240,6 +243,71 @@ START_TEST(dma_faults_are_logged)
 {
 	it_run(NULL, faults_scenario, NULL, IT_EXPECT(.dma = 1),
 	       faults_inspect);
+}
+END_TEST
+
+/*
+ * DMA into pages of the real process that the program changed behind the
+ * model's back: a pinned page made read-only still takes the device's
+ * writes (the IOMMU ignores CPU protections), and a pinned page unmapped
+ * without telling the model neither crashes the program nor lands
+ * anywhere: the write is lost, a read gets zeros.
+ */
+static void host_dma_scenario(struct vfiosim_world *w, void *arg)
+{
+	const unsigned int rw = VFIOSIM_IOMMU_READ | VFIOSIM_IOMMU_WRITE;
+	struct vfiosim_mm *h;
+	uint64_t pfns[2], iova = 0x300000;
+	char got[8];
+	struct rig r;
+	char *buf;
+
+	(void)arg;
+	rig_up(w, &r, NULL, false);
+	IT_RC(w, vfiosim_mm_host(w, &h), 0);
+	buf = mmap(NULL, 2 * 4 * KiB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	VFIOSIM_ASSERT(w, buf != MAP_FAILED, "mmap");
+	IT_RC(w,
+	      vfiosim_pin_user_pages_unlocked(
+		      h, (uintptr_t)buf, 2,
+		      VFIOSIM_FOLL_WRITE | VFIOSIM_FOLL_LONGTERM, pfns),
+	      2);
+	for (int i = 0; i < 2; i++)
+		IT_RC(w,
+		      vfiosim_iommu_map(r.dflt, iova + i * 4 * KiB,
+					it_pfn_phys(w, pfns[i]), 4 * KiB, rw),
+		      0);
+	/* Read-only now: the device's write still lands. */
+	IT_RC(w, mprotect(buf, 4 * KiB, PROT_READ), 0);
+	IT_RC(w, vfiosim_device_dma(r.dev, iova, "ro-ok", 6, VFIOSIM_DMA_WRITE),
+	      0);
+	VFIOSIM_ASSERT(w, !strcmp(buf, "ro-ok"), "%s", buf);
+	/* Gone: nothing faults, the write is lost, a read gets zeros. */
+	IT_RC(w, munmap(buf + 4 * KiB, 4 * KiB), 0);
+	IT_RC(w,
+	      vfiosim_device_dma(r.dev, iova + 4 * KiB, "lost", 5,
+				 VFIOSIM_DMA_WRITE),
+	      0);
+	memset(got, 0x5a, sizeof(got));
+	IT_RC(w,
+	      vfiosim_device_dma(r.dev, iova + 4 * KiB, got, sizeof(got),
+				 VFIOSIM_DMA_READ),
+	      0);
+	IT_RC(w, got[0] | got[7], 0);
+	IT_RC(w, vfiosim_iommu_unmap(r.dflt, iova, 8 * KiB), 8 * KiB);
+	IT_RC(w, vfiosim_unpin_user_pages(w, pfns, 2), 0);
+	IT_RC(w, vfiosim_munmap(h, (uintptr_t)buf, 8 * KiB), 0);
+	munmap(buf, 4 * KiB);
+	vfiosim_mmput(h);
+	rig_down(w, &r);
+}
+
+START_TEST(dma_into_host_pages_changed_behind_the_model)
+{
+	if (sysconf(_SC_PAGESIZE) != 4096)
+		return; /* the world's page size is 4 KiB */
+	it_run(NULL, host_dma_scenario, NULL, IT_EXPECT(0), NULL);
 }
 END_TEST
 
@@ -811,6 +879,7 @@ static Suite *dev_suite(void)
 	tcase_add_test(tc, io_page_smaller_than_cpu_page);
 	tcase_add_test(tc, iotlb_size_and_lru);
 	tcase_add_test(tc, hardware_dirty_bits_match_written_pages);
+	tcase_add_test(tc, dma_into_host_pages_changed_behind_the_model);
 	suite_add_tcase(s, tc);
 	return s;
 }

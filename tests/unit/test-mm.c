@@ -935,6 +935,72 @@ END_TEST
 
 /* --------------------------------------------------------------- host mm */
 
+/*
+ * The program unmaps real pages the model still holds (pinned): the
+ * pinned frame keeps a copy of its page, as the kernel keeps the page
+ * alive, and a new mapping at the same address gets new frames; the
+ * unpinned page's frame goes with the mapping.
+ */
+START_TEST(host_mm_munmap_keeps_pinned_page)
+{
+	struct vfiosim_world *w = mkworld();
+	struct vfiosim_mm *h;
+	struct vfiosim_phys_stats st;
+	struct vfiosim_page_info in;
+	uint64_t pfns[2], fresh;
+	char *buf, *kept;
+
+	if (sysconf(_SC_PAGESIZE) != 4096) {
+		ck_assert_int_eq(destroy(w), 0);
+		return; /* the world's page size is 4 KiB */
+	}
+	ck_assert_int_eq(vfiosim_mm_host(w, &h), 0);
+	buf = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(buf, MAP_FAILED);
+	strcpy(buf + 16, "pinned page");
+	strcpy(buf + PAGE, "unpinned page");
+	ck_assert_int_eq(
+		vfiosim_pin_user_pages(h, (uintptr_t)buf, 2, LTW, pfns), 2);
+	ck_assert_int_eq(vfiosim_unpin_user_pages(w, pfns + 1, 1), 0);
+	/* As the shim does: the model first, then the real munmap(). */
+	ck_assert_int_eq(vfiosim_munmap(h, (uintptr_t)buf, 2 * PAGE), 0);
+	ck_assert_int_eq(munmap(buf, 2 * PAGE), 0);
+	kept = vfiosim_page_bytes(w, pfns[0]);
+	ck_assert_ptr_nonnull(kept);
+	ck_assert_ptr_ne(kept, buf);
+	ck_assert_str_eq(kept + 16, "pinned page");
+	strcpy(kept + 100, "DMA after munmap"); /* must not fault */
+	in = query(w, pfns[0]);
+	ck_assert_uint_eq(in.pincount, 1);
+	ck_assert_uint_eq(in.refcount, 1);
+	ck_assert(in.flags & VFIOSIM_PAGE_HOST);
+	ck_assert(vfiosim_page_query(w, pfns[1], &in) || !in.refcount);
+	/* The address mapped again: a new frame, the real new page. */
+	buf = mmap(buf, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (buf != MAP_FAILED) {
+		ck_assert_int_eq(vfiosim_pin_user_pages(h, (uintptr_t)buf, 1,
+							LTW, &fresh),
+				 1);
+		ck_assert_uint_ne(fresh, pfns[0]);
+		ck_assert_ptr_eq(vfiosim_page_bytes(w, fresh), buf);
+		ck_assert_int_eq(vfiosim_unpin_user_pages(w, &fresh, 1), 0);
+		ck_assert_int_eq(vfiosim_munmap(h, (uintptr_t)buf, PAGE), 0);
+		munmap(buf, PAGE);
+	}
+	/* The last unpin frees the frame and its copy. */
+	ck_assert_int_eq(vfiosim_phys_stats(w, &st), 0);
+	ck_assert_uint_ge(st.backed_bytes, PAGE);
+	ck_assert_int_eq(vfiosim_unpin_user_pages(w, pfns, 1), 0);
+	ck_assert(vfiosim_page_query(w, pfns[0], &in) || !in.refcount);
+	ck_assert_int_eq(vfiosim_phys_stats(w, &st), 0);
+	ck_assert_uint_eq(st.backed_bytes, 0);
+	vfiosim_mmput(h);
+	ck_assert_int_eq(destroy(w), 0);
+}
+END_TEST
+
 START_TEST(host_mm_real_buffer)
 {
 	struct vfiosim_world *w = mkworld();
@@ -1043,6 +1109,7 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, exec_with_pinned_old_mm);
 	tcase_add_test(tc, mm_reference_leaks);
 	tcase_add_test(tc, host_mm_real_buffer);
+	tcase_add_test(tc, host_mm_munmap_keeps_pinned_page);
 	tcase_add_test(tc, host_mm_page_size);
 	suite_add_tcase(s, tc);
 	return s;

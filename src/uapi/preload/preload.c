@@ -54,7 +54,22 @@
  */
 static pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static struct vfiosim_world *world;
+static struct vfiosim_mm *host_mm; /* the process's memory, in the model */
 static bool init_failed;
+/* How deep this thread is in the lock: > 0 while the model runs here. */
+static __thread int lock_depth;
+
+static void shim_lock(void)
+{
+	pthread_mutex_lock(&lock);
+	lock_depth++;
+}
+
+static void shim_unlock(void)
+{
+	lock_depth--;
+	pthread_mutex_unlock(&lock);
+}
 
 static struct {
 	struct vfiosim_iommu *iommu;
@@ -74,6 +89,7 @@ static int (*real_ioctl)(int, unsigned long, ...);
 static ssize_t (*real_pread)(int, void *, size_t, off_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
 
 static void resolve(void)
 {
@@ -86,6 +102,7 @@ static void resolve(void)
 	real_pread = dlsym(RTLD_NEXT, "pread");
 	real_pwrite = dlsym(RTLD_NEXT, "pwrite");
 	real_mmap = dlsym(RTLD_NEXT, "mmap");
+	real_munmap = dlsym(RTLD_NEXT, "munmap");
 }
 
 static void warnx(const char *fmt, ...)
@@ -184,7 +201,7 @@ static void report_and_destroy(void)
 
 	if (!world)
 		return;
-	pthread_mutex_lock(&lock);
+	shim_lock();
 	/* Close what the program left open; then tear the machine down. */
 	vfiosim_uapi_close_all(world);
 	for (int i = topo.nedus - 1; i >= 0; i--)
@@ -196,9 +213,10 @@ static void report_and_destroy(void)
 	for (size_t i = 0; i < n; i++)
 		fprintf(stderr, "vfiosim-preload: %s\n",
 			vfiosim_world_failure(world, i)->report);
+	host_mm = NULL;
 	failures = vfiosim_world_destroy(world);
 	__atomic_store_n(&world, NULL, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	if (failures > 0) {
 		warnx("%d failure(s) recorded by the model", failures);
 		if (getenv("VFIOSIM_PRELOAD_STRICT"))
@@ -236,6 +254,7 @@ static struct vfiosim_world *get_world(void)
 		rc = vfiosim_task_set_mm(vfiosim_world_main_task(world), mm);
 	if (rc)
 		goto fail;
+	host_mm = mm;
 	rc = vfiosim_iommu_create(world, NULL, &topo.iommu);
 	if (rc)
 		goto fail;
@@ -263,14 +282,14 @@ static int sim_open(const char *path, int flags)
 {
 	int fd;
 
-	pthread_mutex_lock(&lock);
+	shim_lock();
 	if (!get_world()) {
-		pthread_mutex_unlock(&lock);
+		shim_unlock();
 		errno = ENODEV;
 		return -1;
 	}
 	fd = vfiosim_uapi_open(world, path, flags);
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	return fd;
 }
 
@@ -286,10 +305,10 @@ static bool enter_ours(int fd)
 {
 	if (!__atomic_load_n(&world, __ATOMIC_ACQUIRE))
 		return false;
-	pthread_mutex_lock(&lock);
+	shim_lock();
 	if (world && vfiosim_uapi_is_vfio_fd(world, fd))
 		return true;
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	return false;
 }
 
@@ -349,7 +368,7 @@ EXPORT int close(int fd)
 	if (!enter_ours(fd))
 		return real_close(fd);
 	rc = vfiosim_uapi_close(world, fd);
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	return rc;
 }
 
@@ -389,7 +408,7 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 		return real_ioctl(fd, request, arg);
 	sync_credentials();
 	rc = vfiosim_uapi_ioctl(world, fd, request, arg);
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	return (int)rc;
 }
 
@@ -401,7 +420,7 @@ EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t offset)
 	if (!enter_ours(fd))
 		return real_pread(fd, buf, count, offset);
 	rc = vfiosim_uapi_pread(world, fd, buf, count, offset);
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	return rc;
 }
 
@@ -416,7 +435,7 @@ EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 	if (!enter_ours(fd))
 		return real_pwrite(fd, buf, count, offset);
 	rc = vfiosim_uapi_pwrite(world, fd, buf, count, offset);
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	return rc;
 }
 
@@ -437,9 +456,31 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 	if (fd < 0 || (flags & MAP_ANONYMOUS) || !enter_ours(fd))
 		return real_mmap(addr, len, prot, flags, fd, offset);
 	p = vfiosim_uapi_mmap(world, addr, len, prot, flags, fd, offset);
-	pthread_mutex_unlock(&lock);
+	shim_unlock();
 	return p;
 }
 
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 		    off_t offset) __attribute__((alias("mmap")));
+
+/*
+ * munmap() of the program's memory: the model forgets its frames of the
+ * range first, and a frame still held (DMA-mapped, so pinned) keeps a copy
+ * of its page, as the kernel keeps a pinned page alive after munmap() --
+ * a later DMA lands there, not in whatever the program maps next at that
+ * address.  The model's own munmap()s (lock_depth > 0) are left alone.
+ * (free() of a large buffer unmaps inside the C library, which the shim
+ * cannot see; a DMA into such a page is then lost, see docs/preload.md.)
+ */
+EXPORT int munmap(void *addr, size_t len)
+{
+	resolve();
+	if (!lock_depth && __atomic_load_n(&world, __ATOMIC_ACQUIRE)) {
+		shim_lock();
+		if (world && host_mm)
+			(void)vfiosim_munmap(host_mm, (uint64_t)(uintptr_t)addr,
+					     len);
+		shim_unlock();
+	}
+	return real_munmap(addr, len);
+}
