@@ -22,6 +22,7 @@
 #ifndef LIBVFIOSIM_EDU_H
 #define LIBVFIOSIM_EDU_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,43 @@ int vfiosim_edu_config_write(struct vfiosim_edu *edu, uint64_t offset,
  */
 int vfiosim_edu_assign(struct vfiosim_edu *edu, uint32_t bar0,
 		       uint8_t irq_line);
+
+/**
+ * typedef vfiosim_edu_irq_fn - the device's interrupt output.
+ * @arg: as given to vfiosim_edu_set_irq_handler().
+ * @msi: true for an MSI message (sent on every raise while MSI is on),
+ *	false for a change of the INTx line.
+ * @level: the INTx line's new level (true for an MSI message).
+ *
+ * Called from the register write (or DMA, factorial) that causes it.
+ */
+typedef void (*vfiosim_edu_irq_fn)(void *arg, bool msi, bool level);
+
+/**
+ * vfiosim_edu_set_irq_handler() - where the device's interrupts go.
+ * @edu: the device.
+ * @fn: the handler, or NULL for none.
+ * @arg: its argument.
+ *
+ * As QEMU's edu: raising an interrupt (0x60, a factorial with its
+ * interrupt enabled, a DMA with bit 2) sends an MSI message if MSI is on,
+ * else asserts INTx; acknowledging (0x64) every status bit deasserts it.
+ *
+ * Return: 0, -EINVAL for a NULL @edu.
+ */
+int vfiosim_edu_set_irq_handler(struct vfiosim_edu *edu, vfiosim_edu_irq_fn fn,
+				void *arg);
+
+/**
+ * vfiosim_edu_set_msi() - set or clear the MSI capability's enable bit (as
+ * the host's MSI setup does; vfio-pci hides it from the user's view of
+ * config space).  Turning MSI on releases the INTx line.
+ * @edu: the device.
+ * @enabled: the bit.
+ *
+ * Return: 0, -EINVAL for a NULL @edu.
+ */
+int vfiosim_edu_set_msi(struct vfiosim_edu *edu, bool enabled);
 
 /**
  * vfiosim_edu_reset() - a function reset: registers, buffer and command

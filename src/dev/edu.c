@@ -56,6 +56,10 @@ struct vfiosim_edu {
 	uint32_t status;
 	uint32_t irq_status;
 	uint64_t dma_src, dma_dst, dma_cnt, dma_cmd;
+	vfiosim_edu_irq_fn irq_fn; /* interrupt output, or NULL */
+	void *irq_arg;
+	bool msi_enabled;   /* the MSI capability's enable bit */
+	bool intx_level;    /* the INTx line as the device drives it */
 	uint32_t bar0_addr; /* assigned by the "firmware" */
 	uint8_t irq_line;   /* likewise */
 	uint8_t config[VFIOSIM_EDU_CONFIG_SIZE];
@@ -101,11 +105,64 @@ static void config_init(struct vfiosim_edu *e)
 	put16(c + EDU_MSI_CAP + 2, 0x0080); /* 64-bit address capable */
 }
 
+/* The INTx line follows the interrupt status while MSI is off. */
+static void intx_set(struct vfiosim_edu *e, bool level)
+{
+	if (e->intx_level == level)
+		return;
+	e->intx_level = level;
+	if (e->irq_fn)
+		e->irq_fn(e->irq_arg, false, level);
+}
+
+/* QEMU's edu_raise_irq(): every raise sends an MSI message when MSI is on,
+ * else the line is (kept) asserted. */
+static void irq_raise(struct vfiosim_edu *e, uint32_t bits)
+{
+	e->irq_status |= bits;
+	if (!e->irq_status)
+		return;
+	if (!e->msi_enabled)
+		intx_set(e, true);
+	else if (e->irq_fn)
+		e->irq_fn(e->irq_arg, true, true);
+}
+
+/* edu_lower_irq(): the line drops when no status bit is left. */
+static void irq_lower(struct vfiosim_edu *e, uint32_t bits)
+{
+	e->irq_status &= ~bits;
+	if (!e->irq_status && !e->msi_enabled)
+		intx_set(e, false);
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_set_irq_handler(struct vfiosim_edu *e,
+					       vfiosim_edu_irq_fn fn, void *arg)
+{
+	if (!e)
+		return -EINVAL;
+	e->irq_fn = fn;
+	e->irq_arg = arg;
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_edu_set_msi(struct vfiosim_edu *e, bool enabled)
+{
+	if (!e)
+		return -EINVAL;
+	e->msi_enabled = enabled;
+	/* The line is driven only while MSI is off. */
+	intx_set(e, !enabled && e->irq_status);
+	return 0;
+}
+
 VFIOSIM_EXPORT int vfiosim_edu_reset(struct vfiosim_edu *e)
 {
 	if (!e)
 		return -EINVAL;
 	e->addr4 = e->fact = e->status = e->irq_status = 0;
+	e->msi_enabled = false;
+	intx_set(e, false);
 	e->dma_src = e->dma_dst = e->dma_cnt = e->dma_cmd = 0;
 	memset(e->dma_buf, 0, sizeof(e->dma_buf));
 	config_init(e);
@@ -247,7 +304,7 @@ static void edu_dma(struct vfiosim_edu *e)
 	}
 	e->dma_cmd &= ~(uint64_t)EDU_DMA_RUN;
 	if (cmd & EDU_DMA_IRQ)
-		e->irq_status |= EDU_DMA_IRQ_BIT;
+		irq_raise(e, EDU_DMA_IRQ_BIT);
 }
 
 VFIOSIM_EXPORT int vfiosim_edu_mmio_write(struct vfiosim_edu *e,
@@ -275,7 +332,7 @@ VFIOSIM_EXPORT int vfiosim_edu_mmio_write(struct vfiosim_edu *e,
 		for (uint32_t i = 2; i <= (uint32_t)v; i++)
 			e->fact *= i;
 		if (e->status & EDU_STATUS_IRQFACT)
-			e->irq_status |= EDU_FACT_IRQ;
+			irq_raise(e, EDU_FACT_IRQ);
 		break;
 	case 0x20:
 		if (v & EDU_STATUS_IRQFACT)
@@ -284,10 +341,10 @@ VFIOSIM_EXPORT int vfiosim_edu_mmio_write(struct vfiosim_edu *e,
 			e->status &= ~EDU_STATUS_IRQFACT;
 		break;
 	case 0x60:
-		e->irq_status |= (uint32_t)v;
+		irq_raise(e, (uint32_t)v);
 		break;
 	case 0x64:
-		e->irq_status &= ~(uint32_t)v;
+		irq_lower(e, (uint32_t)v);
 		break;
 	case 0x80:
 	case 0x88:

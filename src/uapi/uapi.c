@@ -45,7 +45,14 @@ enum file_kind { F_CONTAINER = 1, F_GROUP, F_DEVICE };
 
 struct uapi_dev {
 	struct vfiosim_edu *edu;
-	uint64_t bar0_pfn; /* where BAR0 sits in physical memory */
+	uint64_t bar0_pfn;  /* where BAR0 sits in physical memory */
+	unsigned int nopen; /* device files open */
+	/* Interrupts (vfio_pci_intrs.c): the type in use (-1: none, or
+	 * VFIO_PCI_INTX/MSI_IRQ_INDEX), our duplicates of the user's eventfds
+	 * (-1: none), INTx's mask and the line the device drives. */
+	int irq_type;
+	int intx_fd, msi_fd, req_fd;
+	bool intx_masked, intx_line;
 	struct uapi_dev *next;
 };
 
@@ -223,6 +230,72 @@ VFIOSIM_EXPORT int vfiosim_uapi_add_group(struct vfiosim_world *w, int id,
 	return 0;
 }
 
+/* eventfd_signal(): add 1 to the user's eventfd counter. */
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && syscall(SYS_write, fd, &one, sizeof(one)) < 0)
+		return; /* a full counter: the kernel would warn, not fail */
+}
+
+/* The device's interrupt output (vfio_intx_handler(), the MSI irqfd). */
+static void dev_irq(void *arg, bool msi, bool level)
+{
+	struct uapi_dev *d = arg;
+
+	if (msi) {
+		if (d->irq_type == VFIO_PCI_MSI_IRQ_INDEX)
+			signal_fd(d->msi_fd);
+		return;
+	}
+	d->intx_line = level;
+	if (level && d->irq_type == VFIO_PCI_INTX_IRQ_INDEX &&
+	    !d->intx_masked) {
+		d->intx_masked = true; /* automasked until unmasked */
+		signal_fd(d->intx_fd);
+	}
+}
+
+/* Replace *@slot by a duplicate of the user's eventfd @fd (-1: none). */
+static int set_eventfd(int *slot, int32_t fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+	int dup = -1;
+
+	if (fd >= 0) {
+		/* eventfd_ctx_fdget(): EBADF, or EINVAL for another file. */
+		if (fcntl(fd, F_GETFD) < 0)
+			return -EBADF;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			return -EBADF;
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[eventfd]"))
+			return -EINVAL;
+		dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (dup < 0)
+			return -errno;
+	}
+	if (*slot >= 0)
+		sys_close(*slot);
+	*slot = dup;
+	return 0;
+}
+
+/* vfio_intx_disable() / vfio_msi_disable(): back to no interrupts. */
+static void irqs_disable(struct uapi_dev *d)
+{
+	if (d->irq_type == VFIO_PCI_MSI_IRQ_INDEX)
+		vfiosim_edu_set_msi(d->edu, false);
+	d->irq_type = -1;
+	d->intx_masked = false;
+	set_eventfd(&d->intx_fd, -1);
+	set_eventfd(&d->msi_fd, -1);
+}
+
 VFIOSIM_EXPORT int vfiosim_uapi_add_edu(struct vfiosim_world *w, int id,
 					struct vfiosim_edu *edu)
 {
@@ -246,6 +319,9 @@ VFIOSIM_EXPORT int vfiosim_uapi_add_edu(struct vfiosim_world *w, int id,
 	if (!d)
 		return -ENOMEM;
 	d->edu = edu;
+	d->irq_type = -1;
+	d->intx_fd = d->msi_fd = d->req_fd = -1;
+	vfiosim_edu_set_irq_handler(edu, dev_irq, d);
 	/*
 	 * BARs live past the end of memory (pfn_valid() is false there, as
 	 * for real MMIO), 1 MiB apart and 1 MiB aligned.
@@ -339,6 +415,12 @@ VFIOSIM_EXPORT int vfiosim_uapi_close(struct vfiosim_world *w, int fd)
 		vfiosim_vfio_group_close(f->node->group);
 	else
 		vfiosim_vfio_group_device_close(f->node->group);
+	/* vfio_pci_core_close_device(): the last close turns interrupts
+	 * off and drops the request trigger. */
+	if (f->kind == F_DEVICE && !--f->dev->nopen) {
+		irqs_disable(f->dev);
+		set_eventfd(&f->dev->req_fd, -1);
+	}
 	del_file(u, f);
 	return 0;
 }
@@ -846,6 +928,210 @@ static long container_ioctl(struct vfiosim_container *c, unsigned long request,
 	}
 }
 
+/* INTx's unmask: a line still asserted fires again at once. */
+static void intx_unmask(struct uapi_dev *d)
+{
+	if (!d->intx_masked)
+		return;
+	d->intx_masked = false;
+	if (d->intx_line) {
+		d->intx_masked = true;
+		signal_fd(d->intx_fd);
+	}
+}
+
+/* What DATA_NONE or DATA_BOOL asks: act (an unset bool does nothing). */
+static bool data_says_act(uint32_t dtype, const uint8_t *data)
+{
+	return dtype == VFIO_IRQ_SET_DATA_NONE ||
+	       (dtype == VFIO_IRQ_SET_DATA_BOOL && data[0]);
+}
+
+/* vfio_pci_set_intx_mask/unmask/trigger(). */
+static long set_intx(struct uapi_dev *d, const struct vfio_irq_set *h,
+		     uint32_t action, uint32_t dtype, const uint8_t *data)
+{
+	const bool intx = d->irq_type == VFIO_PCI_INTX_IRQ_INDEX;
+	int32_t fd;
+	int rc;
+
+	if (action != VFIO_IRQ_SET_ACTION_TRIGGER) {
+		if (!intx || h->start || h->count != 1 ||
+		    dtype == VFIO_IRQ_SET_DATA_EVENTFD)
+			return -EINVAL; /* (an unmask irqfd: not modelled) */
+		if (data_says_act(dtype, data)) {
+			if (action == VFIO_IRQ_SET_ACTION_MASK)
+				d->intx_masked = true;
+			else
+				intx_unmask(d);
+		}
+		return 0;
+	}
+	if (intx && !h->count && dtype == VFIO_IRQ_SET_DATA_NONE) {
+		irqs_disable(d);
+		return 0;
+	}
+	if (!(intx || d->irq_type < 0) || h->start || h->count != 1)
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+		memcpy(&fd, data, sizeof(fd));
+		if (intx)
+			return set_eventfd(&d->intx_fd, fd);
+		d->irq_type = VFIO_PCI_INTX_IRQ_INDEX;
+		d->intx_masked = false;
+		rc = set_eventfd(&d->intx_fd, fd);
+		if (rc)
+			irqs_disable(d);
+		else if (d->intx_line) /* the handler runs at once */
+			dev_irq(d, false, true);
+		return rc;
+	}
+	if (!intx)
+		return -EINVAL;
+	if (data_says_act(dtype, data)) /* loopback: no masking */
+		signal_fd(d->intx_fd);
+	return 0;
+}
+
+/* vfio_pci_set_msi_trigger() for the edu's one MSI vector. */
+static long set_msi(struct uapi_dev *d, const struct vfio_irq_set *h,
+		    uint32_t dtype, const uint8_t *data)
+{
+	const bool msi = d->irq_type == (int)h->index;
+	int32_t fd;
+	int rc;
+
+	if (msi && !h->count && dtype == VFIO_IRQ_SET_DATA_NONE) {
+		irqs_disable(d);
+		return 0;
+	}
+	if (!(msi || d->irq_type < 0))
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+		if (!h->count)
+			return msi ? 0 : -EINVAL;
+		memcpy(&fd, data, sizeof(fd));
+		if (msi)
+			return set_eventfd(&d->msi_fd, fd);
+		d->irq_type = (int)h->index;
+		vfiosim_edu_set_msi(d->edu, true);
+		rc = set_eventfd(&d->msi_fd, fd);
+		if (rc)
+			irqs_disable(d);
+		return rc;
+	}
+	if (!msi)
+		return -EINVAL;
+	if (h->count && data_says_act(dtype, data)) /* loopback */
+		signal_fd(d->msi_fd);
+	return 0;
+}
+
+/* vfio_pci_set_ctx_trigger_single() for the request interrupt. */
+static long set_req(struct uapi_dev *d, const struct vfio_irq_set *h,
+		    uint32_t dtype, const uint8_t *data)
+{
+	int32_t fd;
+
+	if (h->start || h->count > 1)
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_NONE) {
+		if (d->req_fd < 0)
+			return -EINVAL;
+		if (h->count)
+			signal_fd(d->req_fd);
+		else
+			set_eventfd(&d->req_fd, -1);
+		return 0;
+	}
+	if (!h->count)
+		return -EINVAL;
+	if (dtype == VFIO_IRQ_SET_DATA_BOOL) {
+		if (data[0] && d->req_fd >= 0)
+			signal_fd(d->req_fd);
+		return 0;
+	}
+	memcpy(&fd, data, sizeof(fd));
+	if (fd == -1)
+		set_eventfd(&d->req_fd, -1);
+	else if (fd >= 0)
+		return set_eventfd(&d->req_fd, fd);
+	return 0;
+}
+
+/*
+ * VFIO_DEVICE_SET_IRQS: vfio_pci_ioctl_set_irqs() with
+ * vfio_set_irqs_validate_and_prepare(), then vfio_pci_set_irqs_ioctl()'s
+ * dispatch (ENOTTY for an action an index does not have).  The edu has
+ * one INTx, one MSI vector, no MSI-X, no error interrupt (not PCIe) and
+ * the request interrupt; the probe irqs compares all of it with 6.1.
+ */
+static long set_irqs(struct uapi_dev *d, unsigned long arg)
+{
+	const size_t minsz =
+		offsetof(struct vfio_irq_set, count) + sizeof(uint32_t);
+	static const uint32_t nirqs[VFIO_PCI_NUM_IRQS] = {
+		[VFIO_PCI_INTX_IRQ_INDEX] = 1,
+		[VFIO_PCI_MSI_IRQ_INDEX] = 1,
+		[VFIO_PCI_REQ_IRQ_INDEX] = 1,
+	};
+	struct vfio_irq_set h;
+	uint32_t max, dtype, action;
+	uint8_t data[4] = { 0 };
+	size_t size;
+
+	if (sim_copy_from_user(&h, arg, minsz))
+		return -EFAULT;
+	if (h.argsz < minsz || h.index >= VFIO_PCI_NUM_IRQS ||
+	    h.count >= UINT32_MAX - h.start ||
+	    (h.flags & ~(uint32_t)(VFIO_IRQ_SET_DATA_TYPE_MASK |
+				   VFIO_IRQ_SET_ACTION_TYPE_MASK)))
+		return -EINVAL;
+	max = nirqs[h.index];
+	if (h.start >= max || h.start + h.count > max)
+		return -EINVAL;
+	dtype = h.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	action = h.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	switch (dtype) {
+	case VFIO_IRQ_SET_DATA_NONE:
+		size = 0;
+		break;
+	case VFIO_IRQ_SET_DATA_BOOL:
+		size = 1;
+		break;
+	case VFIO_IRQ_SET_DATA_EVENTFD:
+		size = 4;
+		break;
+	default:
+		return -EINVAL;
+	}
+	/* max is 1, so count is 0 or 1: at most 4 bytes of data. */
+	if (size && h.argsz - minsz < h.count * size)
+		return -EINVAL;
+	if (size && h.count &&
+	    sim_copy_from_user(data, arg + minsz, h.count * size))
+		return -EFAULT;
+	switch (h.index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_MASK ||
+		    action == VFIO_IRQ_SET_ACTION_UNMASK ||
+		    action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			return set_intx(d, &h, action, dtype, data);
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			return set_msi(d, &h, dtype, data);
+		break;
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
+			return set_req(d, &h, dtype, data);
+		break;
+	default:
+		break;
+	}
+	return -ENOTTY;
+}
+
 static long device_ioctl(struct uapi_dev *d, unsigned long request,
 			 unsigned long arg)
 {
@@ -854,7 +1140,6 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 	struct vfio_irq_info ii;
 	size_t minsz;
 
-	(void)d; /* every device is an edu so far: nothing differs */
 	switch (request) {
 	case VFIO_DEVICE_GET_INFO:
 		minsz = offsetof(struct vfio_device_info, num_irqs) +
@@ -929,6 +1214,8 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 		 * MSI-X capability, one request interrupt. */
 		ii.count = ii.index == VFIO_PCI_MSIX_IRQ_INDEX ? 0 : 1;
 		return sim_copy_to_user(arg, &ii, minsz) ? -EFAULT : 0;
+	case VFIO_DEVICE_SET_IRQS:
+		return set_irqs(d, arg);
 	case VFIO_DEVICE_RESET:
 		/* !vdev->reset_works (see GET_INFO); vfiosim_edu_reset() is
 		 * the model's own way to reset the device. */
@@ -971,6 +1258,8 @@ static long get_device_fd(struct uapi *u, struct uapi_node *n,
 	fd = add_file(u, F_DEVICE, NULL, n, d);
 	if (fd < 0)
 		vfiosim_vfio_group_device_close(n->group);
+	else
+		d->nopen++;
 	return fd;
 }
 

@@ -5,6 +5,8 @@
  * oracle probe recorded on Linux 6.1 (tests/conformance/recorded).
  */
 #include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -765,6 +767,107 @@ START_TEST(edu_out_of_buffer_dma_warns)
 }
 END_TEST
 
+/*
+ * Interrupts in a linked world: MSI and INTx through real eventfds, the
+ * edu raising them from its registers, INTx's automask and unmask, and
+ * everything off when the device file closes (the trigger no longer
+ * fires).
+ */
+struct irq_out {
+	long rc[4];
+	uint64_t msi, intx_first, intx_masked, intx_unmasked, after_close;
+};
+
+static uint64_t drain(int e)
+{
+	uint64_t v = 0;
+
+	if (read(e, &v, sizeof(v)) != sizeof(v))
+		v = 0;
+	return v;
+}
+
+static long set_trigger(struct vfiosim_world *w, int d, uint32_t index,
+			int32_t fd)
+{
+	union {
+		struct vfio_irq_set s;
+		uint8_t raw[sizeof(struct vfio_irq_set) + 4];
+	} u = { .s = { .argsz = sizeof(u),
+		       .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				VFIO_IRQ_SET_ACTION_TRIGGER,
+		       .index = index,
+		       .count = 1 } };
+
+	memcpy(u.s.data, &fd, sizeof(fd));
+	return vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_SET_IRQS,
+				  (unsigned long)&u);
+}
+
+static void irq_body(struct vfiosim_world *w, void *arg)
+{
+	struct irq_out *o = arg;
+	struct vfio_irq_set off = { .argsz = sizeof(off),
+				    .flags = VFIO_IRQ_SET_DATA_NONE |
+					     VFIO_IRQ_SET_ACTION_TRIGGER,
+				    .index = VFIO_PCI_MSI_IRQ_INDEX };
+	struct vfio_irq_set unmask = { .argsz = sizeof(unmask),
+				       .flags = VFIO_IRQ_SET_DATA_NONE |
+						VFIO_IRQ_SET_ACTION_UNMASK,
+				       .index = VFIO_PCI_INTX_IRQ_INDEX,
+				       .count = 1 };
+	int e = eventfd(0, EFD_NONBLOCK), c, g, d;
+	struct rig r;
+
+	rig_up(w, &r);
+	c = vfiosim_uapi_open(w, "/dev/vfio/vfio", O_RDWR);
+	g = vfiosim_uapi_open(w, "/dev/vfio/1", O_RDWR);
+	vfiosim_uapi_ioctl(w, g, VFIO_GROUP_SET_CONTAINER, (unsigned long)&c);
+	vfiosim_uapi_ioctl(w, c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
+	d = (int)vfiosim_uapi_ioctl(w, g, VFIO_GROUP_GET_DEVICE_FD,
+				    (unsigned long)"0000:00:01.0");
+	o->rc[0] = set_trigger(w, d, VFIO_PCI_MSI_IRQ_INDEX, e);
+	edu_w32(w, d, 0x60, 1);
+	edu_w32(w, d, 0x60, 2);
+	o->msi = drain(e); /* two raises, two messages */
+	edu_w32(w, d, 0x64, ~0u);
+	o->rc[1] = vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_SET_IRQS,
+				      (unsigned long)&off);
+	o->rc[2] = set_trigger(w, d, VFIO_PCI_INTX_IRQ_INDEX, e);
+	edu_w32(w, d, 0x60, 1);
+	o->intx_first = drain(e);
+	edu_w32(w, d, 0x64, ~0u);
+	edu_w32(w, d, 0x60, 1);
+	o->intx_masked = drain(e);
+	o->rc[3] = vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_SET_IRQS,
+				      (unsigned long)&unmask);
+	o->intx_unmasked = drain(e);
+	edu_w32(w, d, 0x64, ~0u);
+	vfiosim_uapi_close(w, d);
+	/* Closed: the device's interrupts go nowhere. */
+	vfiosim_edu_mmio_write(r.edu, 0x60, &(uint32_t){ 1 }, 4);
+	o->after_close = drain(e);
+	vfiosim_uapi_close(w, g);
+	vfiosim_uapi_close(w, c);
+	close(e);
+	rig_down(&r);
+}
+
+START_TEST(uapi_interrupts_through_eventfds)
+{
+	struct irq_out o = { 0 };
+
+	tu_destroy(tu_run_clean(NULL, irq_body, &o));
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(o.rc[i], 0);
+	ck_assert_uint_eq(o.msi, 2);
+	ck_assert_uint_eq(o.intx_first, 1);
+	ck_assert_uint_eq(o.intx_masked, 0);
+	ck_assert_uint_eq(o.intx_unmasked, 1);
+	ck_assert_uint_eq(o.after_close, 0);
+}
+END_TEST
+
 START_TEST(uapi_mmap_bar)
 {
 	struct vfiosim_world *w;
@@ -805,6 +908,7 @@ static Suite *uapi_suite(void)
 	tcase_add_test(tc, uapi_open_file_alloc_fault);
 	tcase_add_test(tc, edu_config_space);
 	tcase_add_test(tc, edu_out_of_buffer_dma_warns);
+	tcase_add_test(tc, uapi_interrupts_through_eventfds);
 	suite_add_tcase(s, tc);
 	return s;
 }
