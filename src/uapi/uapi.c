@@ -53,6 +53,7 @@ struct uapi_dev {
 	int irq_type;
 	int intx_fd, msi_fd, req_fd;
 	bool intx_masked, intx_line;
+	bool low_power; /* VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY in force */
 	struct uapi_dev *next;
 };
 
@@ -418,6 +419,7 @@ VFIOSIM_EXPORT int vfiosim_uapi_close(struct vfiosim_world *w, int fd)
 	/* vfio_pci_core_close_device(): the last close turns interrupts
 	 * off and drops the request trigger. */
 	if (f->kind == F_DEVICE && !--f->dev->nopen) {
+		f->dev->low_power = false;
 		irqs_disable(f->dev);
 		set_eventfd(&f->dev->req_fd, -1);
 	}
@@ -1132,6 +1134,121 @@ static long set_irqs(struct uapi_dev *d, unsigned long arg)
 	return -ENOTTY;
 }
 
+/* vfio_check_feature(): 1 to go on, 0 for a probe, or -EINVAL. */
+static int check_feature(uint32_t flags, uint32_t argsz, uint32_t ops,
+			 size_t minsz)
+{
+	if ((flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) &
+	    ~ops)
+		return -EINVAL;
+	if (flags & VFIO_DEVICE_FEATURE_PROBE)
+		return 0;
+	if (!(flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET)) ||
+	    argsz < minsz)
+		return -EINVAL;
+	return 1;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE: vfio_ioctl_device_feature()'s checks, no
+ * migration (ENOTTY), and vfio-pci's low-power entry and exit (the device
+ * wakes for every access, so nothing else changes here); entry with a
+ * wake-up eventfd is not modelled (EOPNOTSUPP after its checks).  Other
+ * features: ENOTTY.
+ */
+static long device_feature(struct uapi_dev *d, unsigned long arg)
+{
+	const size_t minsz =
+		offsetof(struct vfio_device_feature, flags) + sizeof(uint32_t);
+	const uint32_t known =
+		VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET |
+		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE;
+	struct vfio_device_feature f;
+	int rc;
+
+	if (sim_copy_from_user(&f, arg, minsz))
+		return -EFAULT;
+	if (f.argsz < minsz || (f.flags & ~known))
+		return -EINVAL;
+	if (!(f.flags & VFIO_DEVICE_FEATURE_PROBE) &&
+	    (f.flags & VFIO_DEVICE_FEATURE_SET) &&
+	    (f.flags & VFIO_DEVICE_FEATURE_GET))
+		return -EINVAL;
+	switch (f.flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
+	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
+		rc = check_feature(f.flags, f.argsz - (uint32_t)minsz,
+				   VFIO_DEVICE_FEATURE_SET, 0);
+		if (rc != 1)
+			return rc;
+		if ((f.flags & VFIO_DEVICE_FEATURE_MASK) ==
+		    VFIO_DEVICE_FEATURE_LOW_POWER_EXIT) {
+			d->low_power = false;
+			return 0;
+		}
+		if (d->low_power)
+			return -EINVAL;
+		d->low_power = true;
+		return 0;
+	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP:
+		rc = check_feature(
+			f.flags, f.argsz - (uint32_t)minsz,
+			VFIO_DEVICE_FEATURE_SET,
+			sizeof(struct vfio_device_low_power_entry_with_wakeup));
+		return rc != 1 ? rc : -EOPNOTSUPP;
+	default: /* no migration, no VF token */
+		return -ENOTTY;
+	}
+}
+
+/*
+ * VFIO_DEVICE_IOEVENTFD: vfio_pci_ioctl_ioeventfd()'s checks; with none
+ * registered, removing one (fd -1) is ENODEV.  Registering one is not
+ * modelled (EOPNOTSUPP after the checks).
+ */
+static long device_ioeventfd(unsigned long arg)
+{
+	const size_t minsz =
+		offsetof(struct vfio_device_ioeventfd, fd) + sizeof(int32_t);
+	struct vfio_device_ioeventfd io;
+	uint32_t count;
+	unsigned int bar;
+	uint64_t pos, len;
+
+	if (sim_copy_from_user(&io, arg, minsz))
+		return -EFAULT;
+	if (io.argsz < minsz ||
+	    (io.flags & ~(uint32_t)VFIO_DEVICE_IOEVENTFD_SIZE_MASK))
+		return -EINVAL;
+	count = io.flags & VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
+	if (__builtin_popcount(count) != 1 || io.fd < -1)
+		return -EINVAL;
+	bar = (unsigned int)(io.offset >> PCI_OFFSET_SHIFT);
+	pos = io.offset & PCI_OFFSET_MASK;
+	if (bar > VFIO_PCI_BAR5_REGION_INDEX)
+		return -EINVAL;
+	len = bar == VFIO_PCI_BAR0_REGION_INDEX ? VFIOSIM_EDU_BAR0_SIZE : 0;
+	if (pos + count > len)
+		return -EINVAL;
+	return io.fd < 0 ? -ENODEV : -EOPNOTSUPP;
+}
+
+/*
+ * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: the edu sits on the root bus with
+ * neither a slot nor a bus reset, so vfio-pci answers ENODEV after the
+ * argsz check.  (VFIO_DEVICE_PCI_HOT_RESET: ENOTTY, not modelled.)
+ */
+static long hot_reset_info(unsigned long arg)
+{
+	struct vfio_pci_hot_reset_info h;
+	const size_t minsz = offsetof(struct vfio_pci_hot_reset_info, count) +
+			     sizeof(h.count);
+
+	if (sim_copy_from_user(&h, arg, minsz))
+		return -EFAULT;
+	return h.argsz < minsz ? -EINVAL : -ENODEV;
+}
+
 static long device_ioctl(struct uapi_dev *d, unsigned long request,
 			 unsigned long arg)
 {
@@ -1216,6 +1333,12 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 		return sim_copy_to_user(arg, &ii, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_SET_IRQS:
 		return set_irqs(d, arg);
+	case VFIO_DEVICE_FEATURE:
+		return device_feature(d, arg);
+	case VFIO_DEVICE_IOEVENTFD:
+		return device_ioeventfd(arg);
+	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
+		return hot_reset_info(arg);
 	case VFIO_DEVICE_RESET:
 		/* !vdev->reset_works (see GET_INFO); vfiosim_edu_reset() is
 		 * the model's own way to reset the device. */
