@@ -14,42 +14,45 @@
  */
 #include "common.h"
 
-static void get_info(const char *label, uint32_t argsz)
+/*
+ * Call @req on @fd with a struct pre-filled with 0xaa and its argsz set to
+ * @argsz; *@b16_23 gets bytes 16..23 afterwards, in hex.
+ */
+static long info_call(int fd, unsigned long req, uint32_t argsz, void *raw,
+		      size_t size, char b16_23[17])
 {
-	union {
-		struct vfio_iommu_type1_info i;
-		uint8_t raw[4096];
-	} u;
+	uint8_t *b = raw;
 	long rc;
 
-	memset(&u, 0xaa, sizeof(u));
-	u.i.argsz = argsz;
+	memset(raw, 0xaa, size);
+	memcpy(raw, &argsz, sizeof(argsz));
 	errno = 0;
-	rc = ioctl(cfd, VFIO_IOMMU_GET_INFO, &u);
-	line("get_info", label, rc,
-	     "argsz=%u flags=0x%x b16_23=%02x%02x%02x%02x%02x%02x%02x%02x",
-	     u.i.argsz, u.i.flags, u.raw[16], u.raw[17], u.raw[18], u.raw[19],
-	     u.raw[20], u.raw[21], u.raw[22], u.raw[23]);
+	rc = ioctl(fd, req, raw);
+	for (int i = 0; i < 8; i++)
+		snprintf(b16_23 + 2 * i, 3, "%02x", b[16 + i]);
+	return rc;
+}
+
+static void get_info(const char *label, uint32_t argsz)
+{
+	struct vfio_iommu_type1_info
+		i[4096 / sizeof(struct vfio_iommu_type1_info)];
+	char b[17];
+	long rc = info_call(cfd, VFIO_IOMMU_GET_INFO, argsz, i, sizeof(i), b);
+
+	line("get_info", label, rc, "argsz=%u flags=0x%x b16_23=%s", i[0].argsz,
+	     i[0].flags, b);
 }
 
 static void device_info(int d, const char *label, uint32_t argsz)
 {
-	union {
-		struct vfio_device_info i;
-		uint8_t raw[64];
-	} u;
-	long rc;
+	struct vfio_device_info i[2];
+	char b[17];
+	long rc = info_call(d, VFIO_DEVICE_GET_INFO, argsz, i, sizeof(i), b);
 
-	memset(&u, 0xaa, sizeof(u));
-	u.i.argsz = argsz;
-	errno = 0;
-	rc = ioctl(d, VFIO_DEVICE_GET_INFO, &u);
 	line("device_info", label, rc,
-	     "argsz=%u flags=0x%x regions=%u irqs=%u "
-	     "b16_23=%02x%02x%02x%02x%02x%02x%02x%02x",
-	     u.i.argsz, u.i.flags, u.i.num_regions, u.i.num_irqs, u.raw[16],
-	     u.raw[17], u.raw[18], u.raw[19], u.raw[20], u.raw[21], u.raw[22],
-	     u.raw[23]);
+	     "argsz=%u flags=0x%x regions=%u irqs=%u b16_23=%s", i[0].argsz,
+	     i[0].flags, i[0].num_regions, i[0].num_irqs, b);
 }
 
 static void irq_info(int d, const char *label, uint32_t index)
