@@ -1234,19 +1234,25 @@ static long device_ioeventfd(unsigned long arg)
 }
 
 /*
- * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: the edu sits on the root bus with
- * neither a slot nor a bus reset, so vfio-pci answers ENODEV after the
- * argsz check.  (VFIO_DEVICE_PCI_HOT_RESET: ENOTTY, not modelled.)
+ * VFIO_DEVICE_GET_PCI_HOT_RESET_INFO and VFIO_DEVICE_PCI_HOT_RESET: the
+ * edu sits on the root bus with neither a slot nor a bus reset, so
+ * vfio-pci answers ENODEV after the header's checks (both headers are
+ * argsz, flags, count; a reset takes no flags).
  */
-static long hot_reset_info(unsigned long arg)
+static long hot_reset(unsigned long arg, bool do_reset)
 {
 	struct vfio_pci_hot_reset_info h;
 	const size_t minsz = offsetof(struct vfio_pci_hot_reset_info, count) +
 			     sizeof(h.count);
 
+	_Static_assert(offsetof(struct vfio_pci_hot_reset, count) ==
+			       offsetof(struct vfio_pci_hot_reset_info, count),
+		       "one header for both");
 	if (sim_copy_from_user(&h, arg, minsz))
 		return -EFAULT;
-	return h.argsz < minsz ? -EINVAL : -ENODEV;
+	if (h.argsz < minsz || (do_reset && h.flags))
+		return -EINVAL;
+	return -ENODEV;
 }
 
 static long device_ioctl(struct uapi_dev *d, unsigned long request,
@@ -1338,7 +1344,9 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 	case VFIO_DEVICE_IOEVENTFD:
 		return device_ioeventfd(arg);
 	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
-		return hot_reset_info(arg);
+		return hot_reset(arg, false);
+	case VFIO_DEVICE_PCI_HOT_RESET:
+		return hot_reset(arg, true);
 	case VFIO_DEVICE_RESET:
 		/* !vdev->reset_works (see GET_INFO); vfiosim_edu_reset() is
 		 * the model's own way to reset the device. */

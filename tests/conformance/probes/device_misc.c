@@ -57,6 +57,17 @@ int main(int argc, char **argv)
 	errno = 0;
 	line("hot_reset_info", "short",
 	     ioctl(d, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hr), NULL);
+	{
+		struct vfio_pci_hot_reset r = { .argsz = sizeof(r) };
+
+		errno = 0;
+		line("hot_reset", "no_groups",
+		     ioctl(d, VFIO_DEVICE_PCI_HOT_RESET, &r), NULL);
+		r.flags = 1;
+		errno = 0;
+		line("hot_reset", "flags",
+		     ioctl(d, VFIO_DEVICE_PCI_HOT_RESET, &r), NULL);
+	}
 	ioeventfd(d, "bar0_disable_none", VFIO_DEVICE_IOEVENTFD_32, 0x60, -1);
 	ioeventfd(d, "bad_flags", 0x10 | VFIO_DEVICE_IOEVENTFD_32, 0x60, -1);
 	ioeventfd(d, "two_sizes", 0x3, 0x60, -1);
