@@ -1110,41 +1110,37 @@ VFIOSIM_EXPORT void vfiosim_mmgrab(struct vfiosim_mm *mm)
 	phys_unlock(mm->phys);
 }
 
-VFIOSIM_EXPORT void vfiosim_mmdrop(struct vfiosim_mm *mm)
+/*
+ * Drop one of @mm's counts (mm_count or mm_users, named @what for the BUG
+ * report of a drop below zero); true if it was the last.
+ */
+static bool mm_count_drop(struct vfiosim_mm *mm, unsigned long *count,
+			  const char *what)
 {
 	bool last;
 
-	if (!mm)
-		return;
 	phys_lock(mm->phys);
-	if (!mm->count) {
+	if (!*count) {
 		phys_unlock(mm->phys);
 		vfiosim_fail_at(mm->w, VFIOSIM_FAIL_BUG, __FILE__, __LINE__,
-				"mmdrop() of mm %u with mm_count 0", mm->id);
-		return;
+				"%s of mm %u with %s 0", what, mm->id,
+				count == &mm->count ? "mm_count" : "mm_users");
+		return false;
 	}
-	last = --mm->count == 0;
+	last = --*count == 0;
 	phys_unlock(mm->phys);
-	if (last)
+	return last;
+}
+
+VFIOSIM_EXPORT void vfiosim_mmdrop(struct vfiosim_mm *mm)
+{
+	if (mm && mm_count_drop(mm, &mm->count, "mmdrop()"))
 		mm_free(mm);
 }
 
 VFIOSIM_EXPORT void vfiosim_mmput(struct vfiosim_mm *mm)
 {
-	bool last;
-
-	if (!mm)
-		return;
-	phys_lock(mm->phys);
-	if (!mm->users) {
-		phys_unlock(mm->phys);
-		vfiosim_fail_at(mm->w, VFIOSIM_FAIL_BUG, __FILE__, __LINE__,
-				"mmput() of mm %u with mm_users 0", mm->id);
-		return;
-	}
-	last = --mm->users == 0;
-	phys_unlock(mm->phys);
-	if (!last)
+	if (!mm || !mm_count_drop(mm, &mm->users, "mmput()"))
 		return;
 	mm_exit_mmap(mm);
 	vfiosim_mmdrop(mm);

@@ -893,21 +893,40 @@ void phys_put_locked(struct mm_phys *p, struct phys_ref *r)
 		phys_free_page_locked(p, r);
 }
 
-VFIOSIM_EXPORT int vfiosim_page_get(struct vfiosim_world *w, uint64_t pfn)
+/*
+ * The world's memory and the page of @pfn, with phys_lock held on success
+ * (0); -EINVAL for a frame beyond memory or an MMIO frame (no struct
+ * page), -ENOENT for a free one, or phys_get_err()'s error, unlocked.
+ */
+static int page_lookup_lock(struct vfiosim_world *w, uint64_t pfn,
+			    struct mm_phys **pp, struct phys_ref *r)
 {
 	struct mm_phys *p;
-	struct phys_ref r;
-	int rc;
+	int rc = phys_get_err(w, &p);
 
-	rc = phys_get_err(w, &p);
 	if (rc)
 		return rc;
 	if (pfn >= p->npages)
 		return -EINVAL;
 	phys_lock(p);
-	if (!phys_lookup(p, pfn, &r)) {
+	if (!phys_lookup(p, pfn, r)) {
 		rc = phys_is_mmio(p, pfn) ? -EINVAL : -ENOENT;
-	} else if (r.head->ref == UINT32_MAX) {
+		phys_unlock(p);
+		return rc;
+	}
+	*pp = p;
+	return 0;
+}
+
+VFIOSIM_EXPORT int vfiosim_page_get(struct vfiosim_world *w, uint64_t pfn)
+{
+	struct mm_phys *p;
+	struct phys_ref r;
+	int rc = page_lookup_lock(w, pfn, &p, &r);
+
+	if (rc)
+		return rc;
+	if (r.head->ref == UINT32_MAX) {
 		rc = -EOVERFLOW;
 	} else {
 		r.head->ref++;
@@ -921,20 +940,13 @@ VFIOSIM_EXPORT int vfiosim_page_put(struct vfiosim_world *w, uint64_t pfn)
 {
 	struct mm_phys *p;
 	struct phys_ref r;
-	int rc;
+	int rc = page_lookup_lock(w, pfn, &p, &r);
 
-	rc = phys_get_err(w, &p);
 	if (rc)
 		return rc;
-	if (pfn >= p->npages)
-		return -EINVAL;
-	phys_lock(p);
-	if (!phys_lookup(p, pfn, &r))
-		rc = phys_is_mmio(p, pfn) ? -EINVAL : -ENOENT;
-	else
-		phys_put_locked(p, &r);
+	phys_put_locked(p, &r);
 	phys_unlock(p);
-	return rc;
+	return 0;
 }
 
 #define PAGE_PUBLIC_FLAGS 0xffu
