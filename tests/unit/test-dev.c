@@ -305,8 +305,10 @@ static void host_dma_scenario(struct vfiosim_world *w, void *arg)
 
 START_TEST(dma_into_host_pages_changed_behind_the_model)
 {
-	if (sysconf(_SC_PAGESIZE) != 4096)
-		return; /* the world's page size is 4 KiB */
+	if (sysconf(_SC_PAGESIZE) != 4096) {
+		fprintf(stderr, "skipped: the host page size is not 4 KiB\n");
+		return;
+	}
 	it_run(NULL, host_dma_scenario, NULL, IT_EXPECT(0), NULL);
 }
 END_TEST

@@ -372,23 +372,28 @@ START_TEST(fault_plans)
 					      .nth = 3,
 					      .repeat = true };
 	w = tu_run(NULL, fault_scenario, &a, &rc);
+	ck_assert_int_eq(rc, 0); /* an injected fault is not a failure */
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq(a.fails[i], i % 2 && i >= 5);
+	tu_destroy(w);
+
+	/* A plan set at run time replaces the configured probability. */
+	vfiosim_config_init(&c);
+	c.seed = 77;
+	c.fault.probability_ppm = 500000;
+	w = tu_run(&c, fault_scenario, &a, &rc);
+	ck_assert_int_eq(rc, 0);
 	for (int i = 0; i < 64; i++)
 		ck_assert_int_eq(a.fails[i], i % 2 && i >= 5);
 	tu_destroy(w);
 
 	/* A seeded probability: the same seed gives the same choices. */
-	vfiosim_config_init(&c);
-	c.seed = 77;
-	c.fault.probability_ppm = 500000;
-	/* A plan set at run time replaces the configured one. */
-	w = tu_run(&c, fault_scenario, &a, &rc);
-	for (int i = 0; i < 64; i++)
-		ck_assert_int_eq(a.fails[i], i % 2 && i >= 5);
-	tu_destroy(w);
 	a.set = false;
 	w = tu_run(&c, fault_scenario, &a, &rc);
+	ck_assert_int_eq(rc, 0);
 	tu_destroy(w);
 	w = tu_run(&c, fault_scenario, &b, &rc);
+	ck_assert_int_eq(rc, 0);
 	tu_destroy(w);
 	for (int i = 0; i < 64; i++) {
 		ck_assert_int_eq(a.fails[i], b.fails[i]);

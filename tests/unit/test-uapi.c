@@ -775,7 +775,8 @@ END_TEST
  */
 struct irq_out {
 	long rc[4];
-	uint64_t msi, intx_first, intx_masked, intx_unmasked, after_close;
+	uint64_t msi, intx_first, intx_masked, intx_unmasked, armed;
+	uint64_t after_close;
 };
 
 static uint64_t drain(int e)
@@ -842,7 +843,14 @@ static void irq_body(struct vfiosim_world *w, void *arg)
 	o->rc[3] = vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_SET_IRQS,
 				      (unsigned long)&unmask);
 	o->intx_unmasked = drain(e);
+	/* Re-armed (line low, unmasked), a raise fires once more... */
 	edu_w32(w, d, 0x64, ~0u);
+	vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_SET_IRQS, (unsigned long)&unmask);
+	edu_w32(w, d, 0x60, 1);
+	o->armed = drain(e);
+	/* ...and is left armed for the close below. */
+	edu_w32(w, d, 0x64, ~0u);
+	vfiosim_uapi_ioctl(w, d, VFIO_DEVICE_SET_IRQS, (unsigned long)&unmask);
 	vfiosim_uapi_close(w, d);
 	/* Closed: the device's interrupts go nowhere. */
 	vfiosim_edu_mmio_write(r.edu, 0x60, &(uint32_t){ 1 }, 4);
@@ -864,6 +872,7 @@ START_TEST(uapi_interrupts_through_eventfds)
 	ck_assert_uint_eq(o.intx_first, 1);
 	ck_assert_uint_eq(o.intx_masked, 0);
 	ck_assert_uint_eq(o.intx_unmasked, 1);
+	ck_assert_uint_eq(o.armed, 1);
 	ck_assert_uint_eq(o.after_close, 0);
 }
 END_TEST

@@ -10,13 +10,11 @@
  */
 #include "common.h"
 
-#define CFG(off) ((7ull << 40) + (off))
-
 static uint32_t rd32(int d, unsigned int off)
 {
 	uint32_t v = 0;
 
-	if (pread(d, &v, 4, CFG(off)) != 4)
+	if (pread(d, &v, 4, PROBE_CFG(off)) != 4)
 		return 0xdeadbeef;
 	return v;
 }
@@ -28,7 +26,7 @@ static void wr(int d, const char *op, const char *label, unsigned int off,
 	long rc;
 
 	errno = 0;
-	rc = pwrite(d, &v, len, CFG(off));
+	rc = pwrite(d, &v, len, PROBE_CFG(off));
 	line(op, label, rc, "value=0x%08x", rd32(d, off & ~3u));
 }
 

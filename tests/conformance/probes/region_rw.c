@@ -9,7 +9,6 @@
  */
 #include "common.h"
 
-#define CFG(off) ((7ull << 40) + (off))
 #define BAR0(off) (0ull + (off))
 
 int main(int argc, char **argv)
@@ -22,13 +21,13 @@ int main(int argc, char **argv)
 	if (argc < 3 || (d = setup_device(argv[1], argv[2])) < 0)
 		return 1;
 	errno = 0;
-	n = pread(d, b, 4, CFG(0x100));
+	n = pread(d, b, 4, PROBE_CFG(0x100));
 	line("cfg_read", "at_end", n, NULL);
 	errno = 0;
-	n = pread(d, b, 8, CFG(0xfc));
+	n = pread(d, b, 8, PROBE_CFG(0xfc));
 	line("cfg_read", "across_end", n, NULL);
 	errno = 0;
-	n = pwrite(d, b, 8, CFG(0xfc));
+	n = pwrite(d, b, 8, PROBE_CFG(0xfc));
 	line("cfg_write", "across_end", n, NULL);
 	errno = 0;
 	n = pread(d, b, 4, BAR0(0x100000));
@@ -37,11 +36,11 @@ int main(int argc, char **argv)
 	n = pread(d, b, 8, BAR0(0xffffc));
 	line("bar_read", "across_end", n, NULL);
 	errno = 0;
-	n = pread(d, &cmd, 2, CFG(4));
+	n = pread(d, &cmd, 2, PROBE_CFG(4));
 	line("cfg_read", "command", n, "cmd=0x%x", cmd);
 	cmd &= (uint16_t)~0x2; /* PCI_COMMAND_MEMORY */
 	errno = 0;
-	n = pwrite(d, &cmd, 2, CFG(4));
+	n = pwrite(d, &cmd, 2, PROBE_CFG(4));
 	line("cfg_write", "memory_off", n, NULL);
 	errno = 0;
 	n = pread(d, b, 4, BAR0(0));
