@@ -854,12 +854,14 @@ VFIOSIM_EXPORT int vfiosim_mm_follow_pfn(struct vfiosim_mm *mm, uint64_t vaddr,
 	off = (vaddr - v->start) >> p->page_shift;
 	*pfn = v->pfn + off;
 	if (run) {
+		/* To the end of vaddr's block, clipped to the VMA's end
+		 * (counted in whole pages from vaddr's page: at least 1). */
+		uint64_t vpn = vaddr >> p->page_shift;
+		uint64_t rem = (v->end >> p->page_shift) - vpn;
+
 		block = 1ull << v->order;
-		left = block - ((vaddr >> p->page_shift) & (block - 1));
-		if (left > ((v->end - vaddr) >> p->page_shift) &&
-		    ((v->end - vaddr) >> p->page_shift))
-			left = (v->end - vaddr) >> p->page_shift;
-		*run = left; /* at least 1: vaddr is inside its block */
+		left = block - (vpn & (block - 1));
+		*run = left < rem ? left : rem;
 	}
 	return 0;
 }
