@@ -17,7 +17,9 @@
  * above, 32- and 64-bit ones.  A DMA needs the bus-master bit of the PCI
  * command register, runs at once (QEMU runs it from a timer; the driver
  * polls the start bit either way) and goes through vfiosim_device_dma(): a
- * fault leaves memory untouched and is logged by the IOMMU.
+ * fault ends the transfer at the faulting leaf (the bytes before it have
+ * moved; a read fills the rest of the device's buffer with zeros) and is
+ * logged by the IOMMU.
  */
 #ifndef LIBVFIOSIM_EDU_H
 #define LIBVFIOSIM_EDU_H
@@ -150,7 +152,9 @@ int vfiosim_edu_assign(struct vfiosim_edu *edu, uint32_t bar0,
  *	false for a change of the INTx line.
  * @level: the INTx line's new level (true for an MSI message).
  *
- * Called from the register write (or DMA, factorial) that causes it.
+ * Called from the register write (or DMA, factorial) that causes it, and
+ * with level false from vfiosim_edu_set_msi() enabling MSI and from
+ * vfiosim_edu_reset().
  */
 typedef void (*vfiosim_edu_irq_fn)(void *arg, bool msi, bool level);
 
@@ -172,7 +176,8 @@ int vfiosim_edu_set_irq_handler(struct vfiosim_edu *edu, vfiosim_edu_irq_fn fn,
 /**
  * vfiosim_edu_set_msi() - set or clear the MSI capability's enable bit (as
  * the host's MSI setup does; vfio-pci hides it from the user's view of
- * config space).  Turning MSI on releases the INTx line.
+ * config space).  Turning MSI on releases the INTx line; turning it off
+ * does not assert it again (the next raise does), as in QEMU.
  * @edu: the device.
  * @enabled: the bit.
  *
@@ -181,8 +186,10 @@ int vfiosim_edu_set_irq_handler(struct vfiosim_edu *edu, vfiosim_edu_irq_fn fn,
 int vfiosim_edu_set_msi(struct vfiosim_edu *edu, bool enabled);
 
 /**
- * vfiosim_edu_reset() - a function reset: registers, buffer and command
- * register back to their power-on values.
+ * vfiosim_edu_reset() - a function reset: registers, buffer, interrupt
+ * status and the MSI enable bit cleared, the whole configuration space back
+ * to its power-on contents (BAR0 and the interrupt line as last assigned by
+ * vfiosim_edu_assign()).
  * @edu: the device.
  *
  * Return: 0, -EINVAL for NULL.

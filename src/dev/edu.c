@@ -26,7 +26,6 @@
 
 #include "sim/sim_internal.h"
 
-#define EDU_STATUS_COMPUTING 0x01u
 #define EDU_STATUS_IRQFACT 0x80u
 #define EDU_DMA_RUN 0x1u
 #define EDU_DMA_DIR_TO_RAM 0x2u
@@ -151,8 +150,10 @@ VFIOSIM_EXPORT int vfiosim_edu_set_msi(struct vfiosim_edu *e, bool enabled)
 	if (!e)
 		return -EINVAL;
 	e->msi_enabled = enabled;
-	/* The line is driven only while MSI is off. */
-	intx_set(e, !enabled && e->irq_status);
+	/* As QEMU's msi_write_config(): enabling MSI deasserts INTx; the
+	 * line is asserted again only by the next raise. */
+	if (enabled)
+		intx_set(e, false);
 	return 0;
 }
 
@@ -281,8 +282,6 @@ static void edu_dma(struct vfiosim_edu *e)
 	bool to_ram = cmd & EDU_DMA_DIR_TO_RAM;
 	uint64_t buf_addr = to_ram ? e->dma_src : e->dma_dst;
 	uint64_t mem = (to_ram ? e->dma_dst : e->dma_src) & EDU_DMA_MASK;
-	uint16_t pcicmd = (uint16_t)(e->config[PCI_COMMAND] |
-				     e->config[PCI_COMMAND + 1] << 8);
 
 	/* QEMU's edu_check_range() also refuses an empty range (its end
 	 * must lie above its start): a zero count stops the VM too. */
@@ -294,7 +293,7 @@ static void edu_dma(struct vfiosim_edu *e)
 				"0x%llx is outside its buffer (QEMU aborts)",
 				e->name, (unsigned long long)cnt,
 				(unsigned long long)buf_addr);
-	} else if (pcicmd & PCI_COMMAND_MASTER) {
+	} else if (e->config[PCI_COMMAND] & PCI_COMMAND_MASTER) {
 		uint8_t *p = e->dma_buf + (buf_addr - VFIOSIM_EDU_DMA_START);
 
 		/* A fault is logged by the IOMMU; nothing more to do. */
@@ -326,10 +325,10 @@ VFIOSIM_EXPORT int vfiosim_edu_mmio_write(struct vfiosim_edu *e,
 		e->addr4 = ~(uint32_t)v;
 		break;
 	case 0x08:
-		if (e->status & EDU_STATUS_COMPUTING)
-			break;
+		/* Computed at once (never "computing"); the 32-bit product is
+		 * 0 from 34! on, which ends the loop for any value. */
 		e->fact = 1;
-		for (uint32_t i = 2; i <= (uint32_t)v; i++)
+		for (uint32_t i = 2; i <= (uint32_t)v && e->fact; i++)
 			e->fact *= i;
 		if (e->status & EDU_STATUS_IRQFACT)
 			irq_raise(e, EDU_FACT_IRQ);
