@@ -305,6 +305,9 @@ int vfiosim_iommu_flush_queue_flush(struct vfiosim_iommu *iommu);
  * flush queue.
  * @iommu: the IOMMU.
  *
+ * Checks the queue's timeout first, as every operation does: a queue whose
+ * timeout has passed is drained, and 0 is returned.
+ *
  * Return: the count (0 for NULL or in strict mode).
  */
 unsigned int vfiosim_iommu_flush_queue_pending(struct vfiosim_iommu *iommu);

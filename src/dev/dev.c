@@ -4,8 +4,8 @@
  * simulated IOMMU, and the checks that make a use after unmap visible.
  *
  * What it models: a bus master behind a VT-d unit.  Each access is
- * translated by iommu_translate() (IOTLB first, then the page-table walk
- * that fills it); a missing or forbidden translation is logged in the
+ * translated by iommu_translate() (the page-table walk, then the IOTLB: a
+ * hit the table no longer backs is a stale entry; a miss fills it); a missing or forbidden translation is logged in the
  * IOMMU's fault log, as the kernel's DMAR driver prints it, and ends the
  * DMA (the bytes before the faulting leaf have moved, like on real
  * hardware).  Nothing in the kernel checks what a successful translation
@@ -320,16 +320,13 @@ VFIOSIM_EXPORT int vfiosim_device_dma(struct vfiosim_device *dev, uint64_t iova,
 		iommu->st.dma_bytes += chunk;
 		pos += chunk;
 	}
+	if (problem || (rc && (dev->flags & VFIOSIM_DEVICE_FAULT_FAILS)))
+		dev->dma_failures++;
 	hw_unlock(iommu);
 	vfiosim_trace_note(w, "dma %s %s 0x%llx+0x%llx = %d", dev->idev->name,
 			   write ? "write" : "read", (unsigned long long)iova,
 			   (unsigned long long)len, rc);
 
-	if (problem || (rc && (dev->flags & VFIOSIM_DEVICE_FAULT_FAILS))) {
-		hw_lock(iommu);
-		dev->dma_failures++;
-		hw_unlock(iommu);
-	}
 	if (problem) {
 		vfiosim_fail_at(w, VFIOSIM_FAIL_DMA, __FILE__, __LINE__,
 				"DMA %s by %s at IOVA 0x%llx (domain %u) "

@@ -32,8 +32,9 @@
  * Strict mode invalidates the gathered range at iotlb_sync; deferred mode
  * queues it, and the queue is drained (domain-selective flushes) when it
  * holds flush_queue_size entries or when flush_timeout_ns of virtual time
- * have passed since its first entry (checked at every IOMMU operation and
- * device access), or on vfiosim_iommu_flush_queue_flush().
+ * have passed since its first entry (checked by map, unmap, iotlb_sync,
+ * flush_queue_pending and every device access), or on
+ * vfiosim_iommu_flush_queue_flush().
  *
  * Vocabulary: [start, last] ranges with @last inclusive; [iova, iova +
  * size) only at the API boundary, converted at once to last = iova +
@@ -226,7 +227,8 @@ static unsigned int fq_drain(struct vfiosim_iommu *iommu)
 	return n;
 }
 
-void iommu_fq_poll(struct vfiosim_iommu *iommu)
+/* Drain the flush queue if its timeout has expired (hw_lock held). */
+static void iommu_fq_poll(struct vfiosim_iommu *iommu)
 {
 	if (iommu->fq_n && vfiosim_now(iommu->w) - iommu->fq_first_ns >=
 				   iommu->cfg.flush_timeout_ns) {
@@ -1361,7 +1363,6 @@ int iommu_translate(struct vfiosim_iommu_device *idev, struct iova addr,
 	e = iommu->cfg.iotlb_entries ? iotlb_find(iommu, d->id, iova) : NULL;
 	if (e) {
 		iommu->st.iotlb_hits++;
-		x->iotlb_hit = true;
 		x->phys = mk_paddr(e->phys + (iova - e->iova));
 		x->leaf_last = mk_iova(e->iova + (e->size - 1));
 		x->prot = e->prot;
@@ -1399,6 +1400,5 @@ int iommu_translate(struct vfiosim_iommu_device *idev, struct iova addr,
 	}
 	if (write && pte && iommu->cfg.dirty_tracking)
 		*pte |= PTE_DIRTY;
-	x->pte = pte;
 	return 0;
 }

@@ -237,8 +237,6 @@ struct iommu_xlate {
 	unsigned int dom_type;
 	unsigned int did;
 	bool stale; /* IOTLB hit that the page table no longer backs */
-	bool iotlb_hit;
-	uint64_t *pte; /* leaf entry in the page table (NULL if stale) */
 };
 /*
  * Translate one access of the device (hw_lock held).  On a fault the fault
@@ -246,7 +244,5 @@ struct iommu_xlate {
  */
 int iommu_translate(struct vfiosim_iommu_device *idev, struct iova iova,
 		    bool write, struct iommu_xlate *x);
-/* Drain the flush queue if its timeout has expired (hw_lock held). */
-void iommu_fq_poll(struct vfiosim_iommu *iommu);
 
 #endif /* VFIOSIM_IOMMU_INTERNAL_H */

@@ -174,6 +174,18 @@ static inline uint64_t leaf_run(const uint64_t *ent, uint64_t max)
 	return n;
 }
 
+/* Unhook and free the (emptied) child table at entry @idx of @t. */
+static void drop_child(struct vfiosim_iommu_domain *d, struct pt_table *t,
+		       unsigned int idx)
+{
+	struct pt_table *child = t->child[idx];
+
+	t->ent[idx] = 0;
+	t->child[idx] = NULL;
+	t->nlive--;
+	pt_table_free(d, child);
+}
+
 /*
  * Map [iova, iova + size) below @t.  The caller has checked alignment to
  * the granule and the aperture.  *mapped grows by each leaf written.
@@ -239,12 +251,8 @@ static int map_range(struct vfiosim_iommu_domain *d, struct pt_table *t,
 		}
 		rc = map_range(d, child, iova, paddr, chunk, flags, mapped);
 		if (rc) {
-			if (!child->nlive) {
-				t->ent[idx] = 0;
-				t->child[idx] = NULL;
-				t->nlive--;
-				pt_table_free(d, child);
-			}
+			if (!child->nlive)
+				drop_child(d, t, idx);
 			return rc;
 		}
 		iova += chunk;
@@ -332,12 +340,8 @@ static uint64_t unmap_range(struct vfiosim_iommu_domain *d, struct pt_table *t,
 
 			removed += unmap_range(d, child, iova, sub_last, hole,
 					       g, whole_supers);
-			if (!child->nlive) {
-				t->ent[idx] = 0;
-				t->child[idx] = NULL;
-				t->nlive--;
-				pt_table_free(d, child);
-			}
+			if (!child->nlive)
+				drop_child(d, t, idx);
 			if (*hole != UINT64_MAX)
 				return removed;
 		}
