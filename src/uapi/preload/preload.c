@@ -312,20 +312,34 @@ static bool enter_ours(int fd)
 	return false;
 }
 
+/* Does open(2) read a mode argument?  (glibc's __OPEN_NEEDS_MODE:
+ * O_TMPFILE contains O_DIRECTORY, so test all its bits.) */
+static bool needs_mode(int flags)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+/* openat() with the mode already read; AT_FDCWD for open(). */
+static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	resolve();
+	if (vfio_path(path))
+		return sim_open(path, flags);
+	return dirfd == AT_FDCWD ? real_open(path, flags, mode) :
+				   real_openat(dirfd, path, flags, mode);
+}
+
 EXPORT int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	va_list ap;
 
-	resolve();
-	if (flags & (O_CREAT | O_TMPFILE)) {
+	if (needs_mode(flags)) {
 		va_start(ap, flags);
 		mode = (mode_t)va_arg(ap, int);
 		va_end(ap);
 	}
-	if (vfio_path(path))
-		return sim_open(path, flags);
-	return real_open(path, flags, mode);
+	return do_openat(AT_FDCWD, path, flags, mode);
 }
 
 EXPORT int open64(const char *path, int flags, ...)
@@ -333,32 +347,35 @@ EXPORT int open64(const char *path, int flags, ...)
 
 EXPORT int __open_2(const char *path, int flags)
 {
-	return open(path, flags);
+	return do_openat(AT_FDCWD, path, flags, 0);
 }
 
 EXPORT int __open64_2(const char *path, int flags)
-{
-	return open(path, flags);
-}
+	__attribute__((alias("__open_2")));
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	va_list ap;
 
-	resolve();
-	if (flags & (O_CREAT | O_TMPFILE)) {
+	if (needs_mode(flags)) {
 		va_start(ap, flags);
 		mode = (mode_t)va_arg(ap, int);
 		va_end(ap);
 	}
-	if (vfio_path(path))
-		return sim_open(path, flags);
-	return real_openat(dirfd, path, flags, mode);
+	return do_openat(dirfd, path, flags, mode);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	__attribute__((alias("openat")));
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	return do_openat(dirfd, path, flags, 0);
+}
+
+EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+	__attribute__((alias("__openat_2")));
 
 EXPORT int close(int fd)
 {
@@ -477,10 +494,17 @@ EXPORT int munmap(void *addr, size_t len)
 	resolve();
 	if (!lock_depth && __atomic_load_n(&world, __ATOMIC_ACQUIRE)) {
 		shim_lock();
+		int rc;
+
 		if (world && host_mm)
 			(void)vfiosim_munmap(host_mm, (uint64_t)(uintptr_t)addr,
 					     len);
+		/* Still under the lock: no MAP_DMA of another thread can pin
+		 * the pages between the model forgetting them and their
+		 * going. */
+		rc = real_munmap(addr, len);
 		shim_unlock();
+		return rc;
 	}
 	return real_munmap(addr, len);
 }
