@@ -958,9 +958,18 @@ static long set_intx(struct uapi_dev *d, const struct vfio_irq_set *h,
 	int rc;
 
 	if (action != VFIO_IRQ_SET_ACTION_TRIGGER) {
-		if (!intx || h->start || h->count != 1 ||
-		    dtype == VFIO_IRQ_SET_DATA_EVENTFD)
-			return -EINVAL; /* (an unmask irqfd: not modelled) */
+		if (!intx || h->start || h->count != 1)
+			return -EINVAL;
+		if (dtype == VFIO_IRQ_SET_DATA_EVENTFD) {
+			int32_t fd;
+
+			/* 6.1 has no mask irqfd; an unmask irqfd (KVM's) is
+			 * not modelled: only switching it off works. */
+			if (action == VFIO_IRQ_SET_ACTION_MASK)
+				return -ENOTTY;
+			memcpy(&fd, data, sizeof(fd));
+			return fd < 0 ? 0 : -EINVAL;
+		}
 		if (data_says_act(dtype, data)) {
 			if (action == VFIO_IRQ_SET_ACTION_MASK)
 				d->intx_masked = true;
