@@ -12,8 +12,10 @@
  * and copy_to_user() would: a bad pointer is EFAULT, never a crash.
  *
  * Device files: vfio-pci's view of a mock edu device (VFIO_GROUP_GET_DEVICE_FD
- * by PCI address, GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, RESET, and
- * pread/pwrite of the config space and BAR0 at the regions' offsets).
+ * by PCI address, GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS,
+ * FEATURE, IOEVENTFD, GET_PCI_HOT_RESET_INFO, PCI_HOT_RESET, RESET, and
+ * pread/pwrite of the config space and BAR0 at the regions' offsets; what
+ * is not modelled is listed in docs/uapi.md).
  */
 #ifndef LIBVFIOSIM_UAPI_H
 #define LIBVFIOSIM_UAPI_H
@@ -105,12 +107,15 @@ void vfiosim_uapi_close_all(struct vfiosim_world *w);
  *	VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER,
  *	VFIO_GROUP_GET_DEVICE_FD (group); VFIO_DEVICE_GET_INFO,
  *	VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_GET_IRQ_INFO,
+ *	VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_FEATURE, VFIO_DEVICE_IOEVENTFD,
+ *	VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_PCI_HOT_RESET,
  *	VFIO_DEVICE_RESET (device).
  * @arg: the argument: an integer or a pointer, as the request says.
  *
  * Return: what the kernel's ioctl returns (0, a value), or -1 with the
- * kernel's errno: EBADF (not a VFIO descriptor), ENOTTY (unknown request),
- * EFAULT, EINVAL, and each request's own.
+ * kernel's errno: EBADF (not an open descriptor), ENOTTY (an open
+ * descriptor that is not a VFIO file, or an unknown request), EFAULT,
+ * EINVAL, and each request's own.
  */
 long vfiosim_uapi_ioctl(struct vfiosim_world *w, int fd, unsigned long request,
 			unsigned long arg);

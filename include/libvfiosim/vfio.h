@@ -236,7 +236,9 @@ struct vfiosim_type1_bitmap {
  * with iova or size, a v2 request that bisects a mapping, VADDR on an
  * already invalid mapping, GET_DIRTY_BITMAP with ALL or VADDR, with
  * tracking off or with another page size than the smallest); -EFAULT (the
- * bitmap could not be written: mappings before it are removed).
+ * bitmap could not be written: mappings before it are removed); -ENOMEM
+ * (with fix_dirty_shift, the bitmap's working copy could not be allocated:
+ * likewise).
  */
 int vfiosim_type1_unmap_dma(struct vfiosim_type1 *t1, uint64_t iova,
 			    uint64_t size, uint32_t flags,

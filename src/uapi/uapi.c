@@ -12,15 +12,18 @@
  * and 68 of the GET_INFO buffer.
  *
  * Descriptors are real: each reserves a descriptor of /dev/null
- * (F_DUPFD_CLOEXEC), so the numbers are the process's own, and an fd that
- * is open but not ours answers -EINVAL where an fd that is not open answers
- * -EBADF, as fdget() would.  User memory is this process's memory, read and
+ * (F_DUPFD_CLOEXEC), so the numbers are the process's own; an fd that is
+ * not open answers -EBADF, one that is open but not ours ENOTTY from ioctl
+ * (-EINVAL where a VFIO descriptor is expected, as in SET_CONTAINER), as
+ * fdget() and the file's ops would.  User memory is this process's memory, read and
  * written with sim_copy_to_user()/sim_copy_from_user() so a bad pointer
  * is EFAULT.
  *
- * Locking: the descriptor table is protected by the world lock in
- * free-running mode and by the scheduler's hand-off otherwise; objects
- * behind descriptors have their own locks (see container.c, type1.c).
+ * Locking: none of its own.  The descriptor table and the devices'
+ * interrupt state are used by one caller at a time: the scheduler's
+ * hand-off in deterministic mode, the caller's serialisation otherwise
+ * (the preload shim holds its lock around every call); objects behind
+ * descriptors have their own locks (see container.c, type1.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -645,6 +648,21 @@ VFIOSIM_EXPORT int vfiosim_uapi_munmap(struct vfiosim_world *w, void *addr,
 	return (int)result(vfiosim_munmap(mm, (uint64_t)(uintptr_t)addr, len));
 }
 
+/*
+ * The first @minsz bytes of a uAPI struct (argsz first, as in every
+ * struct of <linux/vfio.h>) copied in, and its argsz checked: 0, -EFAULT,
+ * or -EINVAL for an argsz below @minsz.
+ */
+static int copy_head(void *dst, unsigned long arg, size_t minsz)
+{
+	uint32_t argsz;
+
+	if (sim_copy_from_user(dst, arg, minsz))
+		return -EFAULT;
+	memcpy(&argsz, dst, sizeof(argsz));
+	return argsz < minsz ? -EINVAL : 0;
+}
+
 /* ------------------------------------------------------------ type1 */
 
 /*
@@ -713,10 +731,9 @@ static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
 		sizeof(info.cap_offset);
 
 	memset(&info, 0, sizeof(info));
-	if (sim_copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
+	rc = copy_head(&info, arg, minsz);
+	if (rc)
+		return rc;
 	if (info.argsz >= capsz)
 		minsz = capsz;
 	rc = vfiosim_type1_get_info(t1, &ti);
@@ -774,13 +791,11 @@ static long type1_get_info(struct vfiosim_type1 *t1, unsigned long arg)
 static long type1_map_dma(struct vfiosim_type1 *t1, unsigned long arg)
 {
 	struct vfio_iommu_type1_dma_map map;
-	uint32_t mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
-			VFIO_DMA_MAP_FLAG_VADDR;
+	int rc = copy_head(&map, arg, sizeof(map));
 
-	if (sim_copy_from_user(&map, arg, sizeof(map)))
-		return -EFAULT;
-	if (map.argsz < sizeof(map) || map.flags & ~mask)
-		return -EINVAL;
+	/* Unknown flags: vfiosim_type1_map_dma() refuses them first. */
+	if (rc)
+		return rc;
 	return vfiosim_type1_map_dma(t1, map.vaddr, map.iova, map.size,
 				     map.flags);
 }
@@ -796,6 +811,7 @@ static int verify_bitmap_size(uint64_t npages, uint64_t bitmap_size)
 
 static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
 {
+	int rc;
 	struct vfio_iommu_type1_dma_unmap unmap;
 	size_t minsz = offsetof(struct vfio_iommu_type1_dma_unmap, data);
 	struct vfiosim_type1_bitmap bm = { 0 }, *bmp = NULL;
@@ -804,9 +820,10 @@ static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
 	uint64_t unmapped = 0;
 	int ret;
 
-	if (sim_copy_from_user(&unmap, arg, minsz))
-		return -EFAULT;
-	if (unmap.argsz < minsz || unmap.flags & ~mask)
+	rc = copy_head(&unmap, arg, minsz);
+	if (rc)
+		return rc;
+	if (unmap.flags & ~mask)
 		return -EINVAL;
 	if ((unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) &&
 	    (unmap.flags &
@@ -841,6 +858,7 @@ static long type1_unmap_dma(struct vfiosim_type1 *t1, unsigned long arg)
 
 static long type1_dirty_pages(struct vfiosim_type1 *t1, unsigned long arg)
 {
+	int rc;
 	struct vfio_iommu_type1_dirty_bitmap dirty;
 	size_t minsz = offsetof(struct vfio_iommu_type1_dirty_bitmap, data);
 	uint32_t mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START |
@@ -850,9 +868,10 @@ static long type1_dirty_pages(struct vfiosim_type1 *t1, unsigned long arg)
 	/* v1 is refused before anything is read. */
 	if (!vfiosim_type1_is_v2(t1))
 		return -EACCES;
-	if (sim_copy_from_user(&dirty, arg, minsz))
-		return -EFAULT;
-	if (dirty.argsz < minsz || dirty.flags & ~mask)
+	rc = copy_head(&dirty, arg, minsz);
+	if (rc)
+		return rc;
+	if (dirty.flags & ~mask)
 		return -EINVAL;
 	/* Exactly one flag (flags == 0 is undefined in the kernel). */
 	if (!dirty.flags || (dirty.flags & (dirty.flags - 1)))
@@ -895,8 +914,6 @@ static long type1_ioctl(struct vfiosim_type1 *t1, unsigned long request,
 			unsigned long arg)
 {
 	switch (request) {
-	case VFIO_CHECK_EXTENSION:
-		return vfiosim_type1_check_extension(t1, arg);
 	case VFIO_IOMMU_GET_INFO:
 		return type1_get_info(t1, arg);
 	case VFIO_IOMMU_MAP_DMA:
@@ -928,6 +945,20 @@ static long container_ioctl(struct vfiosim_container *c, unsigned long request,
 		t1 = vfiosim_container_type1(c);
 		return t1 ? type1_ioctl(t1, request, arg) : -EINVAL;
 	}
+}
+
+/*
+ * vfio_pci_get_irq_count() for the edu: one INTx pin, one MSI vector (its
+ * MSI capability), no MSI-X, no error interrupt (not PCIe), one request
+ * interrupt.
+ */
+static uint32_t irq_count(uint32_t index)
+{
+	return index == VFIO_PCI_INTX_IRQ_INDEX ||
+			       index == VFIO_PCI_MSI_IRQ_INDEX ||
+			       index == VFIO_PCI_REQ_IRQ_INDEX ?
+		       1 :
+		       0;
 }
 
 /* INTx's unmask: a line still asserted fires again at once. */
@@ -1081,24 +1112,20 @@ static long set_irqs(struct uapi_dev *d, unsigned long arg)
 {
 	const size_t minsz =
 		offsetof(struct vfio_irq_set, count) + sizeof(uint32_t);
-	static const uint32_t nirqs[VFIO_PCI_NUM_IRQS] = {
-		[VFIO_PCI_INTX_IRQ_INDEX] = 1,
-		[VFIO_PCI_MSI_IRQ_INDEX] = 1,
-		[VFIO_PCI_REQ_IRQ_INDEX] = 1,
-	};
 	struct vfio_irq_set h;
+	int rc;
 	uint32_t max, dtype, action;
 	uint8_t data[4] = { 0 };
 	size_t size;
 
-	if (sim_copy_from_user(&h, arg, minsz))
-		return -EFAULT;
-	if (h.argsz < minsz || h.index >= VFIO_PCI_NUM_IRQS ||
-	    h.count >= UINT32_MAX - h.start ||
+	rc = copy_head(&h, arg, minsz);
+	if (rc)
+		return rc;
+	if (h.index >= VFIO_PCI_NUM_IRQS || h.count >= UINT32_MAX - h.start ||
 	    (h.flags & ~(uint32_t)(VFIO_IRQ_SET_DATA_TYPE_MASK |
 				   VFIO_IRQ_SET_ACTION_TYPE_MASK)))
 		return -EINVAL;
-	max = nirqs[h.index];
+	max = irq_count(h.index);
 	if (h.start >= max || h.start + h.count > max)
 		return -EINVAL;
 	dtype = h.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
@@ -1175,9 +1202,10 @@ static long device_feature(struct uapi_dev *d, unsigned long arg)
 	struct vfio_device_feature f;
 	int rc;
 
-	if (sim_copy_from_user(&f, arg, minsz))
-		return -EFAULT;
-	if (f.argsz < minsz || (f.flags & ~known))
+	rc = copy_head(&f, arg, minsz);
+	if (rc)
+		return rc;
+	if ((f.flags & ~known))
 		return -EINVAL;
 	if (!(f.flags & VFIO_DEVICE_FEATURE_PROBE) &&
 	    (f.flags & VFIO_DEVICE_FEATURE_SET) &&
@@ -1217,6 +1245,7 @@ static long device_feature(struct uapi_dev *d, unsigned long arg)
  */
 static long device_ioeventfd(unsigned long arg)
 {
+	int rc;
 	const size_t minsz =
 		offsetof(struct vfio_device_ioeventfd, fd) + sizeof(int32_t);
 	struct vfio_device_ioeventfd io;
@@ -1224,10 +1253,10 @@ static long device_ioeventfd(unsigned long arg)
 	unsigned int bar;
 	uint64_t pos, len;
 
-	if (sim_copy_from_user(&io, arg, minsz))
-		return -EFAULT;
-	if (io.argsz < minsz ||
-	    (io.flags & ~(uint32_t)VFIO_DEVICE_IOEVENTFD_SIZE_MASK))
+	rc = copy_head(&io, arg, minsz);
+	if (rc)
+		return rc;
+	if ((io.flags & ~(uint32_t)VFIO_DEVICE_IOEVENTFD_SIZE_MASK))
 		return -EINVAL;
 	count = io.flags & VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
 	if (__builtin_popcount(count) != 1 || io.fd < -1)
@@ -1250,6 +1279,7 @@ static long device_ioeventfd(unsigned long arg)
  */
 static long hot_reset(unsigned long arg, bool do_reset)
 {
+	int rc;
 	struct vfio_pci_hot_reset_info h;
 	const size_t minsz = offsetof(struct vfio_pci_hot_reset_info, count) +
 			     sizeof(h.count);
@@ -1257,9 +1287,10 @@ static long hot_reset(unsigned long arg, bool do_reset)
 	_Static_assert(offsetof(struct vfio_pci_hot_reset, count) ==
 			       offsetof(struct vfio_pci_hot_reset_info, count),
 		       "one header for both");
-	if (sim_copy_from_user(&h, arg, minsz))
-		return -EFAULT;
-	if (h.argsz < minsz || (do_reset && h.flags))
+	rc = copy_head(&h, arg, minsz);
+	if (rc)
+		return rc;
+	if ((do_reset && h.flags))
 		return -EINVAL;
 	return -ENODEV;
 }
@@ -1267,6 +1298,7 @@ static long hot_reset(unsigned long arg, bool do_reset)
 static long device_ioctl(struct uapi_dev *d, unsigned long request,
 			 unsigned long arg)
 {
+	int rc;
 	struct vfio_device_info info;
 	struct vfio_region_info ri;
 	struct vfio_irq_info ii;
@@ -1276,10 +1308,9 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 	case VFIO_DEVICE_GET_INFO:
 		minsz = offsetof(struct vfio_device_info, num_irqs) +
 			sizeof(info.num_irqs);
-		if (sim_copy_from_user(&info, arg, minsz))
-			return -EFAULT;
-		if (info.argsz < minsz)
-			return -EINVAL;
+		rc = copy_head(&info, arg, minsz);
+		if (rc)
+			return rc;
 		/* Like GET_INFO of type1: cap_offset (0, no chain) goes back
 		 * when argsz covers it, the padding never. */
 		if (info.argsz >=
@@ -1298,10 +1329,9 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 	case VFIO_DEVICE_GET_REGION_INFO:
 		minsz = offsetof(struct vfio_region_info, offset) +
 			sizeof(ri.offset);
-		if (sim_copy_from_user(&ri, arg, minsz))
-			return -EFAULT;
-		if (ri.argsz < minsz)
-			return -EINVAL;
+		rc = copy_head(&ri, arg, minsz);
+		if (rc)
+			return rc;
 		switch (ri.index) {
 		case VFIO_PCI_CONFIG_REGION_INDEX:
 			ri.size = VFIOSIM_EDU_CONFIG_SIZE;
@@ -1330,10 +1360,11 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 	case VFIO_DEVICE_GET_IRQ_INFO:
 		minsz = offsetof(struct vfio_irq_info, count) +
 			sizeof(ii.count);
-		if (sim_copy_from_user(&ii, arg, minsz))
-			return -EFAULT;
+		rc = copy_head(&ii, arg, minsz);
+		if (rc)
+			return rc;
 		/* ERR needs PCIe, which QEMU's edu is not. */
-		if (ii.argsz < minsz || ii.index >= VFIO_PCI_NUM_IRQS ||
+		if (ii.index >= VFIO_PCI_NUM_IRQS ||
 		    ii.index == VFIO_PCI_ERR_IRQ_INDEX)
 			return -EINVAL;
 		ii.flags = VFIO_IRQ_INFO_EVENTFD;
@@ -1342,9 +1373,7 @@ static long device_ioctl(struct uapi_dev *d, unsigned long request,
 				    VFIO_IRQ_INFO_AUTOMASKED;
 		else
 			ii.flags |= VFIO_IRQ_INFO_NORESIZE;
-		/* One INTx pin, one MSI vector (edu's MSI capability), no
-		 * MSI-X capability, one request interrupt. */
-		ii.count = ii.index == VFIO_PCI_MSIX_IRQ_INDEX ? 0 : 1;
+		ii.count = irq_count(ii.index);
 		return sim_copy_to_user(arg, &ii, minsz) ? -EFAULT : 0;
 	case VFIO_DEVICE_SET_IRQS:
 		return set_irqs(d, arg);
@@ -1416,10 +1445,9 @@ static long group_ioctl(struct uapi *u, struct uapi_node *n,
 	case VFIO_GROUP_GET_STATUS:
 		minsz = offsetof(struct vfio_group_status, flags) +
 			sizeof(status.flags);
-		if (sim_copy_from_user(&status, arg, minsz))
-			return -EFAULT;
-		if (status.argsz < minsz)
-			return -EINVAL;
+		rc = copy_head(&status, arg, minsz);
+		if (rc)
+			return rc;
 		rc = vfiosim_vfio_group_status(n->group, &status.flags);
 		if (rc)
 			return rc;

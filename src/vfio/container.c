@@ -13,7 +13,8 @@
  *
  * Locking, as in the kernel: group->group_lock (mutex) -> container->
  * group_lock (rwsem, write for SET_IOMMU and group add/remove, read for
- * CHECK_EXTENSION and backend ioctls) -> iommu->lock inside type1.
+ * CHECK_EXTENSION) -> iommu->lock inside type1.  Backend ioctls reach
+ * type1 without the container's lock, as in 6.1.
  * Fields: container->groups, ->t1 under container->group_lock; group->
  * container, ->opened, ->container_users under group->group_lock.
  */
