@@ -824,7 +824,7 @@ long vfiosim_pin_user_pages_unlocked(struct vfiosim_mm *mm, uint64_t vaddr,
  * @npages: entries.
  * @make_dirty: mark the pages dirty first (type1 does for IOMMU_WRITE).
  *
- * Contiguous runs are released in one step per page metadata chunk.  An
+ * Contiguous runs are released in blocks of up to 128 pages.  An
  * entry that is not pinned (free, MMIO, pin count 0) is a WARN failure and
  * is skipped; the others are still released.
  *

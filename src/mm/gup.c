@@ -557,17 +557,13 @@ VFIOSIM_EXPORT long vfiosim_pin_user_pages_unlocked(struct vfiosim_mm *mm,
 						    unsigned int gup_flags,
 						    uint64_t *pfns)
 {
-	bool locked;
 	long rc;
 
 	if (!mm)
 		return -EINVAL;
-	locked = sim_current(mm->w) != NULL;
-	if (locked)
-		vfiosim_down_read(&mm->mmap_lock);
+	vfiosim_mmap_read_lock(mm);
 	rc = vfiosim_pin_user_pages(mm, vaddr, npages, gup_flags, pfns);
-	if (locked)
-		vfiosim_up_read(&mm->mmap_lock);
+	vfiosim_mmap_read_unlock(mm);
 	return rc;
 }
 
@@ -943,8 +939,7 @@ static long mm_access(struct vfiosim_mm *mm, uint64_t vaddr, void *buf,
 	if (!len)
 		return 0;
 	p = mm->phys;
-	if (sim_current(mm->w))
-		vfiosim_down_read(&mm->mmap_lock);
+	vfiosim_mmap_read_lock(mm);
 	rc = access_check(mm, vaddr, len, write);
 	if (rc)
 		goto out;
@@ -981,8 +976,7 @@ static long mm_access(struct vfiosim_mm *mm, uint64_t vaddr, void *buf,
 		done += n;
 	}
 out:
-	if (sim_current(mm->w))
-		vfiosim_up_read(&mm->mmap_lock);
+	vfiosim_mmap_read_unlock(mm);
 	return rc ? rc : (long)done;
 }
 

@@ -161,7 +161,6 @@ int mm_host_fault(struct vfiosim_mm *mm, uint64_t addr, uint64_t *pfn)
 	struct mm_phys *p = mm->phys;
 	uint64_t vpn = addr >> p->page_shift, e, npfn;
 	unsigned int order;
-	struct phys_ref r;
 	int rc;
 
 	mm_lock_ptl(mm);
@@ -181,10 +180,7 @@ int mm_host_fault(struct vfiosim_mm *mm, uint64_t addr, uint64_t *pfn)
 	if (!rc)
 		rc = mm_pt_set(mm, vpn, 0, npfn);
 	if (rc) {
-		phys_lock(p);
-		if (phys_lookup(p, npfn, &r))
-			phys_put_locked(p, &r);
-		phys_unlock(p);
+		vfiosim_page_put(mm->w, npfn);
 		goto out;
 	}
 	*pfn = npfn;

@@ -53,18 +53,6 @@ static inline bool in_thread(struct vfiosim_mm *mm)
 	return sim_current(mm->w) != NULL;
 }
 
-static void mmap_write_lock(struct vfiosim_mm *mm, const char *file, int line)
-{
-	if (in_thread(mm))
-		vfiosim_down_write_at(&mm->mmap_lock, 0, file, line);
-}
-
-static void mmap_write_unlock(struct vfiosim_mm *mm, const char *file, int line)
-{
-	if (in_thread(mm))
-		vfiosim_up_write_at(&mm->mmap_lock, file, line);
-}
-
 void mm_assert_locked(struct vfiosim_mm *mm, bool write, const char *file,
 		      int line)
 {
@@ -285,11 +273,11 @@ VFIOSIM_EXPORT int vfiosim_account_locked_vm(struct vfiosim_mm *mm,
 	if (!mm || !pages)
 		return 0;
 	t = current_task(mm->w);
-	mmap_write_lock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_lock(mm);
 	rc = vfiosim_account_locked_vm_locked(
 		mm, pages, inc, t,
 		vfiosim_task_capable(t, VFIOSIM_CAP_IPC_LOCK));
-	mmap_write_unlock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_unlock(mm);
 	return rc;
 }
 
@@ -507,14 +495,8 @@ int mm_fault(struct vfiosim_mm *mm, struct mm_vma *vma, uint64_t addr,
 	rc = alloc_mapped(mm, vma, order, &npfn);
 	if (!rc) {
 		rc = mm_pt_set(mm, vpn, order, npfn);
-		if (rc) {
-			struct phys_ref r;
-
-			phys_lock(p);
-			if (phys_lookup(p, npfn, &r))
-				phys_put_locked(p, &r);
-			phys_unlock(p);
-		}
+		if (rc)
+			vfiosim_page_put(mm->w, npfn);
 	}
 	mm_unlock_ptl(mm);
 	if (rc)
@@ -704,9 +686,9 @@ VFIOSIM_EXPORT int vfiosim_munmap(struct vfiosim_mm *mm, uint64_t addr,
 	len = (len + psz - 1) & ~(psz - 1);
 	if (!len)
 		return -EINVAL;
-	mmap_write_lock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_lock(mm);
 	rc = do_munmap_locked(mm, addr, addr + len);
-	mmap_write_unlock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_unlock(mm);
 	return rc;
 }
 
@@ -838,7 +820,7 @@ static int do_mmap(struct vfiosim_mm *mm, uint64_t addr, uint64_t len,
 	} else {
 		v->kind = type == VFIOSIM_MAP_SHARED ? VMA_SHARED : VMA_ANON;
 	}
-	mmap_write_lock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_lock(mm);
 	if (fixed) {
 		start = addr;
 		if (!range_free(mm, start, start + len)) {
@@ -876,11 +858,11 @@ static int do_mmap(struct vfiosim_mm *mm, uint64_t addr, uint64_t len,
 				break;
 		}
 	}
-	mmap_write_unlock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_unlock(mm);
 	*out = start;
 	return 0;
 err:
-	mmap_write_unlock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_unlock(mm);
 	vma_free(mm, v);
 	return rc;
 }
@@ -921,7 +903,7 @@ VFIOSIM_EXPORT int vfiosim_mprotect(struct vfiosim_mm *mm, uint64_t addr,
 		return -ENOMEM;
 	if (prot & ~PROT_KNOWN)
 		return -EINVAL;
-	mmap_write_lock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_lock(mm);
 	/* Check everything first: a failure changes nothing. */
 	pos = addr;
 	for (v = mm_find_vma(mm, addr); v && v->start < end;
@@ -968,7 +950,7 @@ VFIOSIM_EXPORT int vfiosim_mprotect(struct vfiosim_mm *mm, uint64_t addr,
 		v->prot = prot;
 	}
 out:
-	mmap_write_unlock(mm, __FILE__, __LINE__);
+	vfiosim_mmap_write_unlock(mm);
 	for (unsigned int i = 0; i < 2; i++)
 		if (spare[i])
 			vma_free(mm, spare[i]);
@@ -999,7 +981,6 @@ static int mm_new(struct vfiosim_world *w, bool host, struct vfiosim_task *t,
 	mm->users = 1;
 	mm->count = 1;
 	mm->host = host;
-	mm->owner = t;
 	snprintf(mm->owner_name, sizeof(mm->owner_name), "%s",
 		 t ? t->name : (host ? "host" : "-"));
 	RB_INIT(&mm->vmas);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * mm_internal.h - the mm layer's private structures, for its own files and
- * for the layers above (iommu, vfio, dev) that need faster or lower-level
+ * for the layers above (iommu, vfio, dev, uapi) that need faster or lower-level
  * access than the public API gives.  Not installed.
  *
  * Where the mm layer keeps its state (sim has no per-world layer slot):
@@ -150,7 +150,6 @@ struct mm_phys {
 	struct vfiosim_mm *mm_first, *mm_last;
 	unsigned int next_mm_id;
 	pthread_mutex_t lock; /* free-running mode: everything above */
-	bool tearing_down;
 };
 
 /* The world's physical memory, created on first use (NULL on ENOMEM). */
@@ -257,8 +256,7 @@ struct vfiosim_mm {
 	struct mm_vma_tree vmas;
 	uint64_t *pgd;
 	uint64_t locked_vm; /* pages */
-	uint64_t nr_ptes;   /* present leaf entries (any level) */
-	struct vfiosim_task *owner;
+	uint64_t nr_ptes;   /* pages mapped by present leaves (any level) */
 	bool host;
 	bool dead; /* address space torn down */
 	char owner_name[SIM_NAME_MAX];

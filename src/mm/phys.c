@@ -314,8 +314,9 @@ static void buddy_free(struct mm_phys *p, uint64_t pfn, unsigned int order)
 		order++;
 	}
 	if (pfn + (1ull << order) != p->wm) {
-		if (free_insert(p, pfn, order))
-			return; /* lost to the allocator; metadata is gone */
+		/* On failure the block is lost to the allocator (its
+		 * metadata is already gone): nothing more to do either way. */
+		(void)free_insert(p, pfn, order);
 		return;
 	}
 	/* The block ends at the high-water mark: lower it, and swallow
@@ -1349,7 +1350,6 @@ static void phys_teardown(struct vfiosim_world *w, void *arg)
 	struct mm_phys *p = arg;
 	struct mm_task *it = mm_task_data(w->init_task, false);
 
-	p->tearing_down = true;
 	mm_teardown_all(p);
 	phys_check_leaks(p);
 	sim_lock(w);
