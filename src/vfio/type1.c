@@ -386,7 +386,6 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 	if (batch->size) {
 		*pfn_base = batch->pages[batch->offset];
 		pfn = *pfn_base;
-		rsvd = is_invalid_reserved_pfn(t1, *pfn_base);
 	} else {
 		*pfn_base = VFIOSIM_PFN_INVALID;
 	}
@@ -402,10 +401,8 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 				goto unpin_out;
 			batch->size = (unsigned int)ret;
 			batch->offset = 0;
-			if (*pfn_base == VFIOSIM_PFN_INVALID) {
+			if (*pfn_base == VFIOSIM_PFN_INVALID)
 				*pfn_base = pfn;
-				rsvd = is_invalid_reserved_pfn(t1, *pfn_base);
-			}
 		}
 		/*
 		 * pfn is preset for the first page: it may be a PFNMAP pfn.
@@ -421,13 +418,16 @@ static long vfio_pin_pages_remote(struct vfiosim_type1 *t1,
 				goto out;
 			contig = contig_len(batch->pages + batch->offset,
 					    batch->size, pfn);
-			/* is_invalid_reserved_pfn(), once per run. */
+			/* is_invalid_reserved_pfn(), once per run; the
+			 * first run says what pfn_base is. */
 			if (!rsvd_left) {
 				bool r;
 
 				rsvd_left = vfiosim_pfn_reserved_run(
 					t1->w, pfn, contig, &r);
-				if (r != rsvd)
+				if (!pinned)
+					rsvd = r;
+				else if (r != rsvd)
 					goto out;
 			}
 			take = contig < rsvd_left ? contig : rsvd_left;
