@@ -77,6 +77,13 @@ static void put32(uint8_t *at, uint32_t v)
 	put16(at + 2, (uint16_t)(v >> 16));
 }
 
+/* What the firmware assigned: BAR0's address and the interrupt line. */
+static void config_resources(struct vfiosim_edu *e)
+{
+	put32(e->config + PCI_BAR0, e->bar0_addr);
+	e->config[PCI_INTERRUPT_LINE] = e->irq_line;
+}
+
 /*
  * The configuration space as vfio-pci shows it in the oracle VM (probe
  * config_space, recorded): header, BAR0 at its assigned address (32-bit,
@@ -94,11 +101,10 @@ static void config_init(struct vfiosim_edu *e)
 	put16(c + 0x06, 0x0010); /* status: capability list */
 	c[0x08] = 0x10;		 /* revision */
 	put16(c + 0x0a, 0x00ff); /* class 00ff00, "other" */
-	put32(c + PCI_BAR0, e->bar0_addr);
+	config_resources(e);
 	put16(c + 0x2c, 0x1af4); /* subsystem vendor (Red Hat, Inc.) */
 	put16(c + 0x2e, 0x1100); /* subsystem (QEMU) */
 	c[0x34] = EDU_MSI_CAP;
-	c[PCI_INTERRUPT_LINE] = e->irq_line;
 	c[0x3d] = 0x01;			    /* interrupt pin A */
 	c[EDU_MSI_CAP] = 0x05;		    /* MSI, last capability */
 	put16(c + EDU_MSI_CAP + 2, 0x0080); /* 64-bit address capable */
@@ -222,9 +228,20 @@ VFIOSIM_EXPORT uint8_t *vfiosim_edu_buffer(struct vfiosim_edu *e)
 	return e ? e->dma_buf : NULL;
 }
 
-static bool size_ok(unsigned int size)
+/* A BAR0 access the API takes: 1, 2, 4 or 8 bytes inside the BAR. */
+static bool mmio_args_ok(const struct vfiosim_edu *e, const void *val,
+			 uint64_t offset, unsigned int size)
 {
-	return size == 1 || size == 2 || size == 4 || size == 8;
+	return e && val && (size == 1 || size == 2 || size == 4 || size == 8) &&
+	       offset < VFIOSIM_EDU_BAR0_SIZE &&
+	       size <= VFIOSIM_EDU_BAR0_SIZE - offset;
+}
+
+/* Does the device act on it?  Below 0x80 only 4-byte accesses, above
+ * 4- and 8-byte ones (QEMU's edu_mmio_read/write). */
+static bool mmio_decoded(uint64_t offset, unsigned int size)
+{
+	return offset < 0x80 ? size == 4 : size == 4 || size == 8;
 }
 
 VFIOSIM_EXPORT int vfiosim_edu_mmio_read(struct vfiosim_edu *e, uint64_t offset,
@@ -235,11 +252,9 @@ VFIOSIM_EXPORT int vfiosim_edu_mmio_read(struct vfiosim_edu *e, uint64_t offset,
 	 * the device does not decode reads all ones. */
 	uint64_t v = size < 4 ? 0 : ~0ull;
 
-	if (!e || !val || !size_ok(size) || offset >= VFIOSIM_EDU_BAR0_SIZE ||
-	    size > VFIOSIM_EDU_BAR0_SIZE - offset)
+	if (!mmio_args_ok(e, val, offset, size))
 		return -EINVAL;
-	if ((offset < 0x80 && size == 4) ||
-	    (offset >= 0x80 && (size == 4 || size == 8))) {
+	if (mmio_decoded(offset, size)) {
 		switch (offset) {
 		case 0x00:
 			v = 0x010000edu;
@@ -312,13 +327,10 @@ VFIOSIM_EXPORT int vfiosim_edu_mmio_write(struct vfiosim_edu *e,
 {
 	uint64_t v = 0;
 
-	if (!e || !val || !size_ok(size) || offset >= VFIOSIM_EDU_BAR0_SIZE ||
-	    size > VFIOSIM_EDU_BAR0_SIZE - offset)
+	if (!mmio_args_ok(e, val, offset, size))
 		return -EINVAL;
 	memcpy(&v, val, size);
-	if (offset < 0x80 && size != 4)
-		return 0;
-	if (offset >= 0x80 && size != 4 && size != 8)
+	if (!mmio_decoded(offset, size))
 		return 0;
 	switch (offset) {
 	case 0x04:
@@ -418,7 +430,6 @@ VFIOSIM_EXPORT int vfiosim_edu_assign(struct vfiosim_edu *e, uint32_t bar0,
 		return -EINVAL;
 	e->bar0_addr = bar0;
 	e->irq_line = irq_line;
-	put32(e->config + PCI_BAR0, bar0);
-	e->config[PCI_INTERRUPT_LINE] = irq_line;
+	config_resources(e);
 	return 0;
 }
